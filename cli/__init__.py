@@ -1,0 +1,1 @@
+"""Command-line layer: the click commands ``reactomenet``, ``kg-build`` and ``biodsnn``."""

@@ -1,0 +1,30 @@
+"""Errors that mean "the user gave us something we cannot use".
+
+Every package in this repository (reactomenet, kg_build, biodsnn) raises a subclass of
+:class:`InputError` for bad input. The command-line layer turns it into one line on
+stderr and exit status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input: the message names the problem and the way out.
+
+    Example:
+        >>> raise InputError("gene list genes.txt is empty: give one symbol per line")
+        Traceback (most recent call last):
+        ...
+        reactomenet.errors.InputError: gene list genes.txt is empty: give one symbol per line
+    """
+
+
+class NotFoundError(InputError, KeyError):
+    """A pathway, gene or file the user named does not exist (the message may suggest close matches)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ReleaseFormatError(InputError):
+    """A Reactome release file (or other input table) is malformed or truncated."""
