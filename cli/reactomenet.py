@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli import _reactomenet_neo4j
 from cli._common import FriendlyGroup
 
 
@@ -12,6 +13,9 @@ from cli._common import FriendlyGroup
 def main() -> None:
     """Query the Reactome pathway hierarchy: genes, pathways, levels, masks, exports."""
 
+
+for _command in _reactomenet_neo4j.COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()
