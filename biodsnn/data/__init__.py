@@ -1,0 +1,40 @@
+"""Perturbation data: AnnData loading, condition names, leak-free splits, DE genes, batches and a simulator.
+
+Imports no torch; only :meth:`PerturbData.batches` does, when called.
+
+Example:
+    >>> from biodsnn.data import simulate, load_perturb_data, make_split
+    >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+    >>> split = make_split(data.conditions, kind="simulation", seed=1)
+    >>> set(split.train).isdisjoint(split.test)
+    True
+"""
+
+from biodsnn.data._loading import (
+    CONVENTIONS,
+    TRUTH_KEY,
+    PerturbableReport,
+    PerturbData,
+    check_perturbable,
+    load_perturb_data,
+    normalize_log1p,
+)
+from biodsnn.data._splits import KINDS, Split, make_split
+from biodsnn.data.conditions import canonical_condition, condition_genes, format_condition, parse_condition
+
+__all__ = [
+    "CONVENTIONS",
+    "KINDS",
+    "TRUTH_KEY",
+    "PerturbData",
+    "PerturbableReport",
+    "Split",
+    "canonical_condition",
+    "check_perturbable",
+    "condition_genes",
+    "format_condition",
+    "load_perturb_data",
+    "make_split",
+    "normalize_log1p",
+    "parse_condition",
+]

@@ -1,0 +1,482 @@
+"""Loading perturbation AnnData files in GEARS, PerturBench, pertpy or cell-eval conventions."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from biodsnn.data.conditions import CONTROL, DELIMITER, format_condition, parse_condition
+from reactomenet.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    import anndata
+
+Convention = Literal["gears", "perturbench", "pertpy", "cell-eval"]
+
+#: Column holding the condition, and the control label, of each supported convention.
+CONVENTIONS: dict[str, dict[str, str]] = {
+    "gears": {"condition_key": "condition", "control_label": "ctrl", "delimiter": "+"},
+    "perturbench": {"condition_key": "condition", "control_label": "control", "delimiter": "+"},
+    "pertpy": {"condition_key": "perturbation", "control_label": "control", "delimiter": "+"},
+    "cell-eval": {"condition_key": "target_gene", "control_label": "non-targeting", "delimiter": "+"},
+}
+
+#: Where the simulator stores the noise-free truth (see docs/data.md).
+TRUTH_KEY = "biodsnn_truth"
+TARGET_SUM = 1e4
+_COUNTS_MAX = 30.0  # log1p(1e4 * 1) ~ 9.2: larger integer values mean raw counts
+
+
+@dataclass(frozen=True)
+class PerturbableReport:
+    """Which perturbed genes a gene universe (e.g. a bundle's perturbable genes) does not know.
+
+    Attributes:
+        unknown_genes: Perturbed genes absent from the universe, sorted.
+        predictable: Conditions whose genes are all known (a model can predict them).
+        unpredictable: Conditions with at least one unknown gene.
+    """
+
+    unknown_genes: list[str]
+    predictable: list[str]
+    unpredictable: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when every perturbed gene is known."""
+        return not self.unknown_genes
+
+    def message(self, limit: int = 10) -> str:
+        """One line naming the unknown genes and how many conditions can still be predicted."""
+        shown = ", ".join(self.unknown_genes[:limit]) + (" …" if len(self.unknown_genes) > limit else "")
+        return (
+            f"{len(self.unknown_genes)} perturbed gene(s) unknown to the knowledge graph ({shown}): "
+            f"{len(self.unpredictable)} condition(s) cannot be predicted, {len(self.predictable)} still can; "
+            "drop those conditions or rebuild the knowledge bundle with these genes"
+        )
+
+
+def check_perturbable(conditions: Iterable[str], perturbable_genes: Iterable[str]) -> PerturbableReport:
+    """Report perturbed genes missing from ``perturbable_genes`` and which conditions remain predictable.
+
+    Args:
+        conditions: Canonical condition names (``ctrl`` is ignored).
+        perturbable_genes: The gene universe, e.g. ``KnowledgeBundle.perturbable_genes``.
+
+    Example:
+        >>> r = check_perturbable(["A+ctrl", "A+B", "C+ctrl"], ["A", "C"])
+        >>> r.unknown_genes, r.predictable, r.unpredictable
+        (['B'], ['A+ctrl', 'C+ctrl'], ['A+B'])
+    """
+    known = set(perturbable_genes)
+    unknown: set[str] = set()
+    good: list[str] = []
+    bad: list[str] = []
+    for cond in conditions:
+        genes = parse_condition(cond)
+        if not genes:
+            continue
+        missing = [g for g in genes if g not in known]
+        unknown.update(missing)
+        (bad if missing else good).append(cond)
+    return PerturbableReport(sorted(unknown), good, bad)
+
+
+class PerturbData:
+    """A perturbation dataset: log-normalised AnnData with canonical condition names.
+
+    Build it with :func:`load_perturb_data`. ``adata.obs["condition"]`` holds canonical names (``ctrl``, ``A+ctrl``,
+    ``A+B``); ``X`` is CSR float32 or dense float32 and is never densified whole.
+
+    Example:
+        >>> from biodsnn.data import simulate
+        >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+        >>> data.control_mean.shape == (len(data.genes),)
+        True
+    """
+
+    def __init__(self, adata: anndata.AnnData, *, source: str | None = None, options: dict[str, Any] | None = None):
+        self.adata = adata
+        self.source = source
+        self.options = dict(options or {})
+        codes = pd.Categorical(adata.obs["condition"].astype(str))
+        self._categories: list[str] = [str(c) for c in codes.categories]
+        order = np.argsort(codes.codes, kind="stable")
+        bounds = np.searchsorted(codes.codes[order], np.arange(len(self._categories) + 1))
+        self._cells = {c: order[bounds[i] : bounds[i + 1]].astype(np.int64) for i, c in enumerate(self._categories)}
+        self._de_cache: dict[tuple[Any, ...], Any] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"PerturbData({self.adata.n_obs} cells × {self.adata.n_vars} genes, {len(self.conditions)} conditions, "
+            f"{len(self.control_cells)} control cells)"
+        )
+
+    @property
+    def X(self) -> sp.csr_matrix | np.ndarray:
+        """The log-normalised expression matrix (CSR float32 or dense float32)."""
+        return self.adata.X
+
+    @cached_property
+    def genes(self) -> list[str]:
+        """Measured gene symbols, in column order."""
+        return [str(g) for g in self.adata.var_names]
+
+    @cached_property
+    def gene_index(self) -> dict[str, int]:
+        """Gene symbol → column."""
+        return {g: i for i, g in enumerate(self.genes)}
+
+    @cached_property
+    def conditions(self) -> list[str]:
+        """Canonical perturbation conditions (without ``ctrl``), sorted."""
+        return sorted(c for c in self._categories if c != CONTROL)
+
+    @property
+    def control_cells(self) -> np.ndarray:
+        """Row indices of control cells."""
+        return self._cells.get(CONTROL, np.zeros(0, dtype=np.int64))
+
+    def cells_of(self, condition: str) -> np.ndarray:
+        """Row indices (int64) of the cells of one condition (canonical or any accepted spelling).
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> len(data.cells_of(data.conditions[0])) > 0
+            True
+        """
+        name = format_condition(parse_condition(condition))
+        if name not in self._cells:
+            close = difflib.get_close_matches(name, self._categories, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise NotFoundError(f"condition {condition!r} is not in the data{hint}; see `biodsnn data info`")
+        return self._cells[name]
+
+    @staticmethod
+    def condition_genes(condition: str) -> tuple[str, ...]:
+        """The perturbed genes of a condition, sorted.
+
+        Example:
+            >>> PerturbData.condition_genes("B+A")
+            ('A', 'B')
+        """
+        return parse_condition(condition)
+
+    def _row_mean(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.full(self.adata.n_vars, np.nan, dtype=np.float32)
+        sub = self.X[rows]
+        return np.asarray(sub.mean(axis=0), dtype=np.float64).ravel().astype(np.float32)
+
+    @cached_property
+    def control_mean(self) -> np.ndarray:
+        """Mean expression of control cells (float32, one value per gene)."""
+        return self._row_mean(self.control_cells)
+
+    def condition_means(self, conditions: Sequence[str]) -> np.ndarray:
+        """Mean expression per condition, shape ``(len(conditions), n_genes)``, float32.
+
+        Computed with one sparse product (an averaging matrix times X), so X is not densified.
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> data.condition_means(data.conditions[:2]).shape[0]
+            2
+        """
+        rows, cols, vals = [], [], []
+        for i, cond in enumerate(conditions):
+            cells = self.cells_of(cond)
+            rows.append(np.full(len(cells), i))
+            cols.append(cells)
+            vals.append(np.full(len(cells), 1.0 / max(len(cells), 1)))
+        n = len(conditions)
+        if n == 0:
+            return np.zeros((0, self.adata.n_vars), dtype=np.float32)
+        avg = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, self.adata.n_obs)
+        )
+        out = avg @ self.X
+        out = out.toarray() if sp.issparse(out) else np.asarray(out)
+        return out.astype(np.float32)
+
+    @cached_property
+    def true_means(self) -> dict[str, np.ndarray] | None:
+        """Noise-free log-normalised mean of every condition, for simulated data; else None."""
+        truth = self.adata.uns.get(TRUTH_KEY)
+        if truth is None:
+            return None
+        names = [str(c) for c in np.asarray(truth["conditions"])]
+        means = np.asarray(truth["means"], dtype=np.float32)
+        return {c: means[i] for i, c in enumerate(names)}
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 over X, the gene names and the condition column (hex, 64 characters)."""
+        h = hashlib.sha256()
+        x = self.X
+        h.update(f"{type(x).__name__}|{x.shape}|{x.dtype}".encode())
+        if sp.issparse(x):
+            for part in (x.indptr, x.indices, x.data):
+                h.update(np.ascontiguousarray(part).view(np.uint8))
+        else:
+            for start in range(0, x.shape[0], 4096):
+                h.update(np.ascontiguousarray(x[start : start + 4096]).view(np.uint8))
+        h.update("\n".join(self.genes).encode())
+        h.update("\n".join(self.adata.obs["condition"].astype(str)).encode())
+        return h.hexdigest()
+
+    def check_perturbable(self, perturbable_genes: Iterable[str]) -> PerturbableReport:
+        """Report perturbed genes unknown to ``perturbable_genes`` (see :func:`check_perturbable`)."""
+        return check_perturbable(self.conditions, perturbable_genes)
+
+    def batches(self, conditions: Sequence[str] | None = None, **kwargs: Any) -> Any:
+        """Iterate training batches (imports torch); see :class:`biodsnn.data.BatchIterator`.
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> b = next(iter(data.batches(batch_size=8, seed=0)))
+            >>> b.control_x.shape[1] == len(data.genes)
+            True
+        """
+        from biodsnn.data._batches import BatchIterator
+
+        return BatchIterator(self, conditions=conditions, **kwargs)
+
+
+def _looks_like_counts(x: sp.spmatrix | np.ndarray) -> tuple[bool, float]:
+    sample = x.data[:200_000] if sp.issparse(x) else np.asarray(x[: max(1, 200_000 // max(x.shape[1], 1))]).ravel()
+    sample = np.asarray(sample, dtype=np.float64)
+    if sample.size == 0:
+        return False, 0.0
+    vmax = float(sample.max())
+    integer = bool(np.all(np.equal(np.mod(sample, 1.0), 0.0)))
+    return integer and vmax > _COUNTS_MAX, vmax
+
+
+def normalize_log1p(x: sp.spmatrix | np.ndarray, target_sum: float = TARGET_SUM) -> sp.csr_matrix | np.ndarray:
+    """Scale each cell to ``target_sum`` counts then take ``log1p`` (scanpy's normalize_total + log1p), float32.
+
+    Example:
+        >>> import numpy as np
+        >>> np.round(normalize_log1p(np.array([[1.0, 3.0]]), target_sum=4), 3).tolist()
+        [[0.693, 1.386]]
+    """
+    if sp.issparse(x):
+        out = sp.csr_matrix(x, dtype=np.float32, copy=True)
+        totals = np.asarray(out.sum(axis=1)).ravel()
+        scale = np.divide(target_sum, totals, out=np.zeros_like(totals, dtype=np.float64), where=totals > 0)
+        out.data *= np.repeat(scale, np.diff(out.indptr)).astype(np.float32)
+        np.log1p(out.data, out=out.data)
+        return out
+    arr = np.asarray(x, dtype=np.float64)
+    totals = arr.sum(axis=1, keepdims=True)
+    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
+    return np.log1p(arr * scale).astype(np.float32)
+
+
+def load_perturb_data(
+    source: str | os.PathLike[str] | anndata.AnnData,
+    *,
+    convention: Convention | None = None,
+    condition_key: str | None = None,
+    control_label: str | None = None,
+    delimiter: str | None = None,
+    gene_name_key: str | None = None,
+    normalize: bool = False,
+    perturbable_genes: Iterable[str] | None = None,
+    on_unknown: Literal["warn", "error"] = "warn",
+) -> PerturbData:
+    """Load and validate a perturbation AnnData (a path to ``.h5ad`` or an AnnData object).
+
+    The default convention is GEARS' (``obs['condition']``, ``ctrl``, ``+``). ``convention`` picks a preset
+    (``gears``, ``perturbench``, ``pertpy``, ``cell-eval``); explicit ``condition_key`` / ``control_label`` /
+    ``delimiter`` override it. Conditions are rewritten canonically into ``obs['condition']`` (the original column
+    is kept when it has another name). Gene names come from ``var[gene_name_key]``, else ``var['gene_name']`` when
+    present, else ``var_names``.
+
+    Args:
+        source: Path to an ``.h5ad`` file or an in-memory AnnData (not modified: a shallow copy is taken).
+        convention: A preset naming the condition column and control label.
+        condition_key: obs column holding the perturbation.
+        control_label: The label of control cells.
+        delimiter: Separator between genes of a combination.
+        gene_name_key: var column with gene symbols.
+        normalize: X holds raw counts: normalise to 1e4 per cell and log1p.
+        perturbable_genes: Optional gene universe (a bundle's perturbable genes) to check perturbed genes against.
+        on_unknown: With ``perturbable_genes``: ``warn`` (default) or raise ``error`` on unknown genes.
+
+    Returns:
+        A validated :class:`PerturbData`.
+
+    Raises:
+        InputError: Missing column, no control cells, raw counts without ``normalize``, duplicated gene names,
+            negative or non-finite values, an unreadable file.
+
+    Example:
+        >>> import anndata, numpy as np, pandas as pd
+        >>> ad = anndata.AnnData(np.ones((3, 2), dtype=np.float32),
+        ...                      obs=pd.DataFrame({"perturbation": ["control", "A", "A+B"]}, index=["c1", "c2", "c3"]),
+        ...                      var=pd.DataFrame(index=["A", "B"]))
+        >>> load_perturb_data(ad, convention="pertpy").conditions
+        ['A+B', 'A+ctrl']
+    """
+    import anndata
+
+    preset = CONVENTIONS["gears"]
+    if convention is not None:
+        if convention not in CONVENTIONS:
+            raise InputError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
+        preset = CONVENTIONS[convention]
+    condition_key = condition_key or preset["condition_key"]
+    control_label = control_label if control_label is not None else preset["control_label"]
+    delimiter = delimiter if delimiter is not None else preset["delimiter"]
+    name = "<AnnData>"
+    if isinstance(source, anndata.AnnData):
+        adata = (
+            source.copy()
+            if source.is_view
+            else anndata.AnnData(
+                X=source.X,
+                obs=source.obs.copy(),
+                var=source.var.copy(),
+                uns=dict(source.uns),
+                obsm=dict(source.obsm),
+                layers=dict(source.layers),
+            )
+        )
+    else:
+        path = Path(source)
+        name = str(path)
+        if not path.exists():
+            raise NotFoundError(f"data file {path} does not exist; simulate one with `biodsnn simulate -o {path}`")
+        try:
+            adata = anndata.read_h5ad(path)
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"cannot read {path} as an .h5ad AnnData file ({exc}); check the file") from exc
+
+    # --- conditions
+    if condition_key not in adata.obs.columns:
+        cols = ", ".join(map(str, adata.obs.columns)) or "none"
+        hint = ""
+        for conv, p in CONVENTIONS.items():
+            if p["condition_key"] in adata.obs.columns:
+                hint = f" (this looks like the {conv} convention: pass convention='{conv}' / --convention {conv})"
+                break
+        raise InputError(
+            f"{name}: obs has no column {condition_key!r} (available: {cols}); pass condition_key / --condition-key"
+            + hint
+        )
+    raw = adata.obs[condition_key].astype(str)
+    uniques = pd.unique(raw)
+    mapping = {
+        u: format_condition(parse_condition(u, control_label=control_label, delimiter=delimiter)) for u in uniques
+    }
+    canonical = raw.map(mapping)
+    if not (canonical == CONTROL).any():
+        shown = ", ".join(sorted(map(str, uniques))[:8])
+        raise InputError(
+            f"{name}: no control cells labelled {control_label!r} in obs[{condition_key!r}] (values: {shown} …); "
+            "pass control_label / --control-label"
+        )
+    if condition_key != "condition" and "condition" in adata.obs.columns:
+        adata.obs["condition_original"] = adata.obs["condition"]
+    adata.obs["condition"] = pd.Categorical(canonical)
+
+    # --- genes
+    if gene_name_key is not None:
+        if gene_name_key not in adata.var.columns:
+            cols = ", ".join(map(str, adata.var.columns)) or "none"
+            raise InputError(f"{name}: var has no column {gene_name_key!r} (available: {cols}); pass --gene-name-key")
+        symbols = adata.var[gene_name_key].astype(str)
+    elif "gene_name" in adata.var.columns:
+        symbols = adata.var["gene_name"].astype(str)
+    else:
+        symbols = pd.Series(adata.var_names.astype(str), index=adata.var_names)
+    dup = symbols[symbols.duplicated()].unique().tolist()
+    if dup:
+        raise InputError(
+            f"{name}: {len(dup)} duplicated gene name(s) ({', '.join(map(str, dup[:5]))}); "
+            "keep one column per gene (e.g. sum or drop duplicates) before loading"
+        )
+    if symbols.isna().any() or (symbols == "").any():
+        raise InputError(f"{name}: some gene names are empty; fill var['gene_name'] or var_names")
+    if list(adata.var_names) != list(symbols):
+        if "gene_id" not in adata.var.columns:
+            adata.var["gene_id"] = adata.var_names.astype(str)
+        adata.var_names = pd.Index(symbols.to_numpy(), dtype=str)
+    adata.var["gene_name"] = adata.var_names.astype(str)
+
+    # --- matrix
+    x = adata.X
+    if x is None:
+        raise InputError(f"{name}: X is empty; store log-normalised expression in X")
+    if sp.issparse(x):
+        x = sp.csr_matrix(x)
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        if not x.has_canonical_format:
+            x.sum_duplicates()
+    else:
+        x = np.asarray(x, dtype=np.float32)
+    counts, vmax = _looks_like_counts(x)
+    if normalize:
+        if not counts and vmax <= _COUNTS_MAX:
+            raise InputError(
+                f"{name}: X already looks log-normalised (max {vmax:.3g}, not integer counts); "
+                "drop normalize / --normalize"
+            )
+        x = normalize_log1p(x)
+    elif counts:
+        raise InputError(
+            f"{name}: X holds raw counts (integers up to {vmax:.0f}), log-normalised values expected; "
+            "pass normalize=True / --normalize to normalise to 1e4 per cell and log1p"
+        )
+    values = x.data if sp.issparse(x) else x
+    if values.size and not np.isfinite(values).all():
+        raise InputError(f"{name}: X contains NaN or infinite values; clean the matrix before loading")
+    if values.size and float(values.min()) < 0:
+        raise InputError(f"{name}: X has negative values (scaled data?); give log-normalised counts, not scaled data")
+    adata.X = x
+
+    options = {
+        "condition_key": condition_key,
+        "control_label": control_label,
+        "delimiter": delimiter,
+        "gene_name_key": gene_name_key,
+        "normalize": normalize,
+    }
+    data = PerturbData(adata, source=None if name == "<AnnData>" else name, options=options)
+    if not data.conditions:
+        raise InputError(f"{name}: only control cells found; the data needs perturbed cells")
+    if perturbable_genes is not None:
+        report = data.check_perturbable(perturbable_genes)
+        if not report.ok:
+            if on_unknown == "error":
+                raise InputError(f"{name}: " + report.message())
+            warnings.warn(report.message(), stacklevel=2)
+    return data
+
+
+__all__ = [
+    "CONVENTIONS",
+    "DELIMITER",
+    "PerturbData",
+    "PerturbableReport",
+    "check_perturbable",
+    "load_perturb_data",
+    "normalize_log1p",
+]

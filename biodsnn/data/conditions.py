@@ -1,0 +1,94 @@
+"""Condition names: the one place that parses and formats them.
+
+GEARS' convention, canonicalised: ``ctrl`` for control, ``A+ctrl`` for a single, ``A+B`` (genes sorted) for a
+double, ``A+B+C`` for more. Other conventions (PerturBench ``control``, cell-eval ``non-targeting``, a bare ``A``)
+are read through the ``control_label`` and ``delimiter`` options and always written back canonically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reactomenet.errors import InputError
+
+CONTROL = "ctrl"
+DELIMITER = "+"
+
+
+def parse_condition(
+    name: str, *, control_label: str | Iterable[str] = CONTROL, delimiter: str = DELIMITER
+) -> tuple[str, ...]:
+    """Return the perturbed genes of a condition name, sorted; ``()`` for control.
+
+    Tokens equal to the control label (and always ``ctrl``) are dropped, so ``A+ctrl``, ``ctrl+A`` and a bare ``A``
+    are the same single. Surrounding whitespace is ignored.
+
+    Args:
+        name: The condition as written in the file (``"B+A"``, ``"A+ctrl"``, ``"non-targeting"``).
+        control_label: The label (or labels) that mean control in this file.
+        delimiter: What separates genes in a combination.
+
+    Returns:
+        The perturbed genes, sorted and unique.
+
+    Raises:
+        InputError: When the name is empty or repeats a gene (``A+A``).
+
+    Example:
+        >>> parse_condition("B+A"), parse_condition("A+ctrl"), parse_condition("ctrl")
+        (('A', 'B'), ('A',), ())
+        >>> parse_condition("non-targeting", control_label="non-targeting")
+        ()
+    """
+    labels = {control_label} if isinstance(control_label, str) else set(control_label)
+    labels.add(CONTROL)
+    text = str(name).strip()
+    if not text:
+        raise InputError("empty condition name: every cell needs a condition (use the control label for controls)")
+    if text in labels:
+        return ()
+    tokens = [t.strip() for t in text.split(delimiter)] if delimiter else [text]
+    genes = [t for t in tokens if t and t not in labels]
+    if len(set(genes)) != len(genes):
+        raise InputError(f"condition {name!r} names a gene twice; write each perturbed gene once")
+    return tuple(sorted(genes))
+
+
+def format_condition(genes: Iterable[str]) -> str:
+    """Return the canonical name of a perturbation of ``genes`` (order does not matter).
+
+    Example:
+        >>> format_condition(("B", "A")), format_condition(("A",)), format_condition(())
+        ('A+B', 'A+ctrl', 'ctrl')
+    """
+    unique = sorted(set(genes))
+    if not unique:
+        return CONTROL
+    if len(unique) == 1:
+        return f"{unique[0]}{DELIMITER}{CONTROL}"
+    return DELIMITER.join(unique)
+
+
+def canonical_condition(name: str, *, control_label: str | Iterable[str] = CONTROL, delimiter: str = DELIMITER) -> str:
+    """Return the canonical spelling of a condition name.
+
+    Example:
+        >>> canonical_condition("B+A"), canonical_condition("A")
+        ('A+B', 'A+ctrl')
+        >>> canonical_condition("control", control_label="control")
+        'ctrl'
+    """
+    return format_condition(parse_condition(name, control_label=control_label, delimiter=delimiter))
+
+
+def condition_genes(conditions: Iterable[str]) -> list[str]:
+    """Return the sorted distinct genes perturbed in ``conditions`` (canonical names).
+
+    Example:
+        >>> condition_genes(["A+ctrl", "A+B", "ctrl"])
+        ['A', 'B']
+    """
+    out: set[str] = set()
+    for cond in conditions:
+        out.update(parse_condition(cond))
+    return sorted(out)
