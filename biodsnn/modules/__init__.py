@@ -1,0 +1,26 @@
+"""Pure torch modules of BioDSNN: the control VAE, sparse masked attention, the network and its loss."""
+
+from biodsnn.modules._attention import (
+    MaskedSelfAttention,
+    MaskedTransformerLayer,
+    dense_masked_attention,
+    edge_attention,
+)
+from biodsnn.modules._biodsnn import VARIANTS, BioDSNNModule, ModuleOutput, Variant, get_variant, prepare_mask
+from biodsnn.modules._loss import perturbation_loss
+from biodsnn.modules._vae import ControlVAE
+
+__all__ = [
+    "VARIANTS",
+    "BioDSNNModule",
+    "ControlVAE",
+    "MaskedSelfAttention",
+    "MaskedTransformerLayer",
+    "ModuleOutput",
+    "Variant",
+    "dense_masked_attention",
+    "edge_attention",
+    "get_variant",
+    "perturbation_loss",
+    "prepare_mask",
+]

@@ -1,0 +1,219 @@
+"""The BioDSNN network (pure torch + torch_geometric): data-driven VAE stream + knowledge-driven graph/attention stream.
+
+Everything is built in ``__init__`` (the published code built its VAE and transformer inside ``forward()``, so they were
+re-initialised on every call and never trained). Variants are rows of one registry and share one code path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch_geometric.nn import SGConv
+
+from biodsnn.modules._attention import DEFAULT_EDGE_CHUNK, MaskedTransformerLayer
+from biodsnn.modules._vae import ControlVAE
+from reactomenet.errors import InputError
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One named architecture: which parts of the network are switched on."""
+
+    name: str
+    use_vae: bool
+    cross_gene: Literal["attention", "none", "mlp"]
+    attention: Literal["sparse", "dense"] = "sparse"
+    additive_prior: bool = False
+    description: str = ""
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("full", True, "attention", "sparse", description="BioDSNN: VAE + Reactome-masked transformer"),
+        Variant("noVAE", False, "attention", "sparse", description="control expression added as is (no VAE)"),
+        Variant("noAttention", True, "none", description="no transformer layer between fusion and projection"),
+        Variant("noMask", True, "attention", "dense", description="transformer attends to all gene pairs"),
+        Variant("gears", False, "mlp", description="GEARS: cross-gene MLP instead of attention, control + effect"),
+        Variant("additive_residual", True, "attention", "sparse", additive_prior=True,
+                description="sum of observed single effects (when all singles were trained on) + learned residual"),
+    )
+}
+
+
+def get_variant(name: str) -> Variant:
+    """Look a variant up by name (InputError with close matches when unknown).
+
+    Example:
+        >>> get_variant("noVAE").use_vae
+        False
+    """
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(VARIANTS), n=3, cutoff=0.3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InputError(f"unknown BioDSNN variant {name!r}{hint}: choose one of {', '.join(VARIANTS)}") from None
+
+
+def _mlp(sizes: list[int], *, last_act: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or last_act:
+            layers += [nn.LayerNorm(sizes[i + 1]), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def prepare_mask(edge_index: torch.Tensor, n_genes: int) -> torch.Tensor:
+    """Add the diagonal, drop duplicates and sort by (destination, source).
+
+    Example:
+        >>> prepare_mask(torch.tensor([[1, 1], [0, 0]]), 2).tolist()
+        [[0, 1, 1], [0, 0, 1]]
+    """
+    diag = torch.arange(n_genes, dtype=torch.long)
+    src = torch.cat([edge_index[0].long(), diag])
+    dst = torch.cat([edge_index[1].long(), diag])
+    key = torch.unique(dst * n_genes + src)  # sorted
+    return torch.stack([key % n_genes, key // n_genes])
+
+
+class ModuleOutput:
+    """Per-cell predictions plus what the loss needs."""
+
+    def __init__(self, pred: torch.Tensor, effect: torch.Tensor, vae: ControlVAE.Output | None) -> None:
+        self.pred, self.effect, self.vae = pred, effect, vae
+
+
+class BioDSNNModule(nn.Module):
+    """The network. Conditions are given as padded perturbation indices ``[C, K]`` (−1 = padding, all −1 = control).
+
+    Args:
+        n_genes: measured genes (output length). n_perts: perturbation vocabulary (GO-graph genes first).
+        coexpr_edge_index / coexpr_weight: co-expression graph over the measured genes.
+        go_edge_index / go_weight: GO similarity graph over the perturbation vocabulary.
+        mask_edge_index: attention mask over the measured genes (source = key, destination = query).
+        variant: a name from :data:`VARIANTS`.
+        single_effect / single_seen: for ``additive_prior`` variants, the observed effect ``[n_perts, G]`` of each
+            single perturbation seen in training and a ``[n_perts]`` bool flag.
+
+    Example:
+        >>> ei = torch.tensor([[0, 1], [1, 0]])
+        >>> m = BioDSNNModule(3, 2, coexpr_edge_index=ei, go_edge_index=ei, mask_edge_index=ei, hidden=8, d_ff=16)
+        >>> out = m(torch.rand(4, 3), torch.tensor([[0, -1], [0, 1]]), torch.tensor([0, 0, 1, 1]))
+        >>> out.pred.shape
+        torch.Size([4, 3])
+    """
+
+    def __init__(self, n_genes: int, n_perts: int, *, coexpr_edge_index: torch.Tensor,
+                 go_edge_index: torch.Tensor, mask_edge_index: torch.Tensor,
+                 coexpr_weight: torch.Tensor | None = None, go_weight: torch.Tensor | None = None,
+                 variant: str = "full", hidden: int = 64, n_heads: int = 2, d_ff: int = 512,
+                 vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
+                 attention_chunk: int = DEFAULT_EDGE_CHUNK, single_effect: torch.Tensor | None = None,
+                 single_seen: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.variant = get_variant(variant)
+        self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
+
+        def _w(w: torch.Tensor | None, ei: torch.Tensor) -> torch.Tensor:
+            return torch.ones(ei.shape[1]) if w is None else torch.as_tensor(w, dtype=torch.float32)
+
+        coexpr_edge_index = torch.as_tensor(coexpr_edge_index, dtype=torch.long)
+        go_edge_index = torch.as_tensor(go_edge_index, dtype=torch.long)
+        self.register_buffer("coexpr_edge_index", coexpr_edge_index, persistent=False)
+        self.register_buffer("coexpr_weight", _w(coexpr_weight, coexpr_edge_index), persistent=False)
+        self.register_buffer("go_edge_index", go_edge_index, persistent=False)
+        self.register_buffer("go_weight", _w(go_weight, go_edge_index), persistent=False)
+        mask = prepare_mask(torch.as_tensor(mask_edge_index, dtype=torch.long), n_genes)
+        self.register_buffer("mask_edge_index", mask, persistent=False)
+
+        # data-driven stream
+        self.vae = (ControlVAE(n_genes, intermediate=vae_intermediate, latent=vae_latent)
+                    if self.variant.use_vae else None)
+        # knowledge-driven stream: genes
+        self.gene_emb = nn.Embedding(n_genes, hidden)
+        self.gene_norm = nn.LayerNorm(hidden)
+        self.pos_emb = nn.Embedding(n_genes, hidden)
+        self.gene_conv = SGConv(hidden, hidden, K=1)
+        self.gene_mlp = _mlp([hidden, hidden, hidden], last_act=True)
+        # knowledge-driven stream: perturbations
+        self.pert_emb = nn.Embedding(n_perts, hidden)
+        self.pert_conv = SGConv(hidden, hidden, K=1)
+        self.pert_fuse = _mlp([hidden, hidden, hidden], last_act=True)
+        self.fused_norm = nn.LayerNorm(hidden)
+        # cross-gene module
+        self.transformer = (MaskedTransformerLayer(hidden, n_heads, d_ff, mode=self.variant.attention, dropout=dropout,
+                                                   chunk=attention_chunk)
+                            if self.variant.cross_gene == "attention" else None)
+        # per-gene projection to one value per gene
+        self.recovery = _mlp([hidden, 2 * hidden, hidden], last_act=False)
+        self.gene_w1 = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_genes, hidden)))
+        self.gene_b1 = nn.Parameter(torch.zeros(n_genes))
+        if self.variant.cross_gene == "mlp":  # GEARS' cross-gene state and final gene-specific decoder
+            self.cross_gene = _mlp([n_genes, hidden, hidden], last_act=False)
+            self.gene_w2 = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_genes, hidden + 1)))
+            self.gene_b2 = nn.Parameter(torch.zeros(n_genes))
+        else:
+            self.cross_gene = None
+        if self.variant.additive_prior:
+            if single_effect is None or single_seen is None:
+                raise InputError(f"variant {self.variant.name!r} needs the observed single effects; build it through "
+                                 "biodsnn.model.BioDSNN")
+            self.register_buffer("single_effect", torch.as_tensor(single_effect, dtype=torch.float32))
+            self.register_buffer("single_seen", torch.as_tensor(single_seen, dtype=torch.bool))
+
+    # -- knowledge stream -------------------------------------------------------------------------------------------
+    def gene_table(self) -> torch.Tensor:
+        """Condition-independent gene embeddings ``[G, hidden]`` (embedding + SGConv over the co-expression graph)."""
+        base = torch.relu(self.gene_norm(self.gene_emb.weight))
+        pos = self.gene_conv(self.pos_emb.weight, self.coexpr_edge_index, self.coexpr_weight)
+        return self.gene_mlp(base + self.pos_weight * pos)
+
+    def perturbation_table(self) -> torch.Tensor:
+        """Perturbation embeddings ``[n_perts, hidden]`` refined by SGConv over the GO graph."""
+        return self.pert_conv(self.pert_emb.weight, self.go_edge_index, self.go_weight)
+
+    def knowledge(self, cond_perts: torch.Tensor) -> torch.Tensor:
+        """Per-gene effect ``[C, G]`` of each condition (a row of padded perturbation indices).
+
+        Depends on the perturbation set only, so callers evaluate it once per distinct condition.
+        """
+        valid = cond_perts >= 0
+        perts = self.perturbation_table()[cond_perts.clamp(min=0)] * valid.unsqueeze(-1)
+        fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
+        h = torch.relu(self.fused_norm(self.gene_table().unsqueeze(0) + fused.unsqueeze(1)))  # [C, G, hidden]
+        if self.transformer is not None:
+            h = self.transformer(h, self.mask_edge_index)
+        h = self.recovery(h)
+        out = (h * self.gene_w1).sum(-1) + self.gene_b1  # [C, G]
+        if self.cross_gene is not None:
+            cross = self.cross_gene(out)  # [C, hidden]
+            cat = torch.cat([out.unsqueeze(-1), cross.unsqueeze(1).expand(-1, self.n_genes, -1)], dim=-1)
+            out = (cat * self.gene_w2).sum(-1) + self.gene_b2
+        if self.variant.additive_prior:
+            seen = (self.single_seen[cond_perts.clamp(min=0)] | ~valid).all(1) & valid.any(1)  # [C]
+            prior = (self.single_effect[cond_perts.clamp(min=0)] * valid.unsqueeze(-1)).sum(1)
+            out = out + prior * seen.unsqueeze(-1)
+        return out
+
+    # -- data stream + output ----------------------------------------------------------------------------------------
+    def regenerate(self, control_x: torch.Tensor, generator: torch.Generator | None = None
+                   ) -> tuple[torch.Tensor, ControlVAE.Output | None]:
+        """The control expression as the output's baseline: VAE-regenerated, or as is without a VAE."""
+        if self.vae is None:
+            return control_x, None
+        out = self.vae(control_x, generator)
+        return out.recon, out
+
+    def forward(self, control_x: torch.Tensor, cond_perts: torch.Tensor, cell_condition: torch.Tensor,
+                generator: torch.Generator | None = None) -> ModuleOutput:
+        """Predict ``[B, G]``: regenerated control + each cell's condition effect (computed once per condition)."""
+        base, vae_out = self.regenerate(control_x, generator)
+        effect = self.knowledge(cond_perts)
+        return ModuleOutput(base + effect[cell_condition], effect, vae_out)
