@@ -1,0 +1,329 @@
+"""Metrics on per-perturbation mean expression, as pure numpy functions, and the registry that names them.
+
+Every per-perturbation metric takes the predicted mean ``pred``, the true mean ``true`` and the control mean
+``ctrl`` (all ``(n_genes,)`` log-normalised vectors) and an optional gene index ``idx`` that restricts it to a gene
+set (the top-20 DE genes of that perturbation, say). ``delta`` means "change from control".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from reactomenet.errors import InputError, NotFoundError
+
+GeneSet = Literal["all", "de20", "de20_nd", "ctrl_top1000", "targets_excluded", "gi"]
+MetricKind = Literal["perturbation", "cross", "gi_double", "gi_set"]
+
+WITHIN_FRACTION = 0.05
+"""Tolerance of :func:`within_fraction`: a prediction counts if it is within ±5 % of the true mean (paper Fig. 4)."""
+
+
+def _sub(x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x if idx is None else x[np.asarray(idx, dtype=np.int64)]
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation of two vectors; NaN when either is constant or shorter than 2.
+
+    Example:
+        >>> pearson(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0]))  # doctest: +ELLIPSIS
+        0.9933...
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size < 2:
+        return float("nan")
+    xc = x - x.mean()
+    yc = y - y.mean()
+    den = np.sqrt((xc * xc).sum() * (yc * yc).sum())
+    if not np.isfinite(den) or den <= 1e-300:
+        return float("nan")
+    return float(np.clip((xc * yc).sum() / den, -1.0, 1.0))
+
+
+def mse(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray | None = None, idx: np.ndarray | None = None) -> float:
+    """Mean squared error of the predicted against the true mean expression (``ctrl`` unused).
+
+    Example:
+        >>> mse(np.array([1.0, 2.0]), np.array([1.0, 4.0]))
+        2.0
+    """
+    d = _sub(pred, idx) - _sub(true, idx)
+    return float(np.mean(d * d)) if d.size else float("nan")
+
+
+def pearson_expression(
+    pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray | None = None, idx: np.ndarray | None = None
+) -> float:
+    """Pearson correlation of predicted and true mean expression (GEARS' ``pearson``).
+
+    Example:
+        >>> pearson_expression(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.5]))  # doctest: +ELLIPSIS
+        0.99...
+    """
+    return pearson(_sub(pred, idx), _sub(true, idx))
+
+
+def pearson_delta(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray, idx: np.ndarray | None = None) -> float:
+    """Pearson correlation of the predicted and true change from control.
+
+    Example:
+        >>> ctrl = np.zeros(3)
+        >>> pearson_delta(np.array([1.0, 0.0, -1.0]), np.array([2.0, 0.0, -2.0]), ctrl)
+        1.0
+    """
+    c = _sub(ctrl, idx)
+    return pearson(_sub(pred, idx) - c, _sub(true, idx) - c)
+
+
+def direction_correct(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray, idx: np.ndarray | None = None) -> float:
+    """Fraction of genes whose predicted change from control has the sign of the true change (0 counts as a sign).
+
+    Example:
+        >>> direction_correct(np.array([1.0, -1.0, 1.0, 0.0]), np.array([2.0, 1.0, 3.0, 0.0]), np.zeros(4))
+        0.75
+    """
+    c = _sub(ctrl, idx)
+    p = np.sign(_sub(pred, idx) - c)
+    t = np.sign(_sub(true, idx) - c)
+    return float(np.mean(p == t)) if p.size else float("nan")
+
+
+def within_fraction(
+    pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray | None = None, idx: np.ndarray | None = None,
+    *, tolerance: float = WITHIN_FRACTION,
+) -> float:
+    """Fraction of genes whose predicted mean lies within ±``tolerance`` (relative) of the true mean (paper Fig. 4).
+
+    A gene counts when ``|pred − true| ≤ tolerance · |true|``.
+
+    Example:
+        >>> within_fraction(np.array([1.04, 2.2, 0.0]), np.array([1.0, 2.0, 0.0]))  # 1.04 and 0 count, 2.2 does not
+        0.6666666666666666
+    """
+    p = _sub(pred, idx)
+    t = _sub(true, idx)
+    if not p.size:
+        return float("nan")
+    return float(np.mean(np.abs(p - t) <= tolerance * np.abs(t) + 1e-12))
+
+
+def l2_distance(
+    pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray | None = None, idx: np.ndarray | None = None
+) -> float:
+    """Euclidean distance between predicted and true mean expression (Ahlmann-Eltze et al. 2025).
+
+    Example:
+        >>> l2_distance(np.array([0.0, 3.0]), np.array([4.0, 0.0]))
+        5.0
+    """
+    d = _sub(pred, idx) - _sub(true, idx)
+    return float(np.sqrt(np.sum(d * d)))
+
+
+def top_expressed(ctrl: np.ndarray, n: int = 1000) -> np.ndarray:
+    """Indices of the ``n`` genes with the highest control mean (all genes when fewer), ties by gene order.
+
+    Example:
+        >>> top_expressed(np.array([0.1, 3.0, 2.0]), n=2).tolist()
+        [1, 2]
+    """
+    ctrl = np.asarray(ctrl, dtype=np.float64)
+    order = np.argsort(-ctrl, kind="stable")
+    return np.sort(order[: min(n, ctrl.size)]).astype(np.int64)
+
+
+def discrimination_ranks(
+    pred_delta: np.ndarray, true_delta: np.ndarray, exclude: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """Perturbation discrimination score (cell-eval's PDS, L1): 0 is perfect, 0.5 random, 1 worst.
+
+    For perturbation ``p`` the L1 distance from its predicted change to the true change of every evaluated
+    perturbation ``q`` is computed over all genes except ``exclude[p]`` (the genes ``p`` targets, whose change
+    would give it away). The score is the number of other perturbations whose true change is closer than ``p``'s
+    own, ties counted half, divided by ``n − 1``.
+
+    Args:
+        pred_delta: ``(n_perts, n_genes)`` predicted change from control.
+        true_delta: ``(n_perts, n_genes)`` true change from control, rows in the same order.
+        exclude: per perturbation, gene indices to leave out (its target genes); None leaves none out.
+
+    Returns:
+        ``(n_perts,)`` normalised ranks; NaN when fewer than two perturbations are evaluated.
+
+    Example:
+        >>> t = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+        >>> discrimination_ranks(t, t).tolist()
+        [0.0, 0.0, 0.0]
+        >>> discrimination_ranks(t[[1, 0, 2]], t).tolist()
+        [0.5, 0.5, 0.0]
+    """
+    pred_delta = np.asarray(pred_delta, dtype=np.float64)
+    true_delta = np.asarray(true_delta, dtype=np.float64)
+    if pred_delta.shape != true_delta.shape:
+        raise InputError(f"predicted {pred_delta.shape} and true {true_delta.shape} changes differ in shape")
+    n = pred_delta.shape[0]
+    if n < 2:
+        return np.full(n, np.nan)
+    out = np.empty(n)
+    keep = np.ones(pred_delta.shape[1], dtype=bool)
+    for p in range(n):
+        keep[:] = True
+        if exclude is not None and len(exclude[p]):
+            keep[np.asarray(exclude[p], dtype=np.int64)] = False
+        dist = np.abs(true_delta[:, keep] - pred_delta[p, keep]).sum(axis=1)
+        own = dist[p]
+        others = np.delete(dist, p)
+        closer = np.sum(others < own - 1e-12)
+        ties = np.sum(np.abs(others - own) <= 1e-12)
+        out[p] = (closer + 0.5 * ties) / (n - 1)
+    return out
+
+
+def top_bottom_overlap(pred_scores: np.ndarray, true_scores: np.ndarray, k: int = 20, *, top: bool = True) -> float:
+    """Fraction of the true top-``k`` (or bottom-``k``) items that the prediction also ranks top (bottom) ``k``.
+
+    ``k`` shrinks to ``⌊n/2⌋`` when fewer than ``2k`` items are scored, so that top and bottom never overlap and the
+    score is not trivially 1; NaN when ``⌊n/2⌋ < 1``. Ties are broken by item order.
+
+    Example:
+        >>> top_bottom_overlap(np.array([5.0, 4, 3, 2, 1, 0]), np.array([5.0, 3, 4, 0, 1, 2]), k=2)
+        0.5
+    """
+    p = np.asarray(pred_scores, dtype=np.float64)
+    t = np.asarray(true_scores, dtype=np.float64)
+    k = min(k, p.size // 2)
+    if k < 1:
+        return float("nan")
+    sign = -1.0 if top else 1.0
+    ps = set(np.argsort(sign * p, kind="stable")[:k].tolist())
+    ts = set(np.argsort(sign * t, kind="stable")[:k].tolist())
+    return len(ps & ts) / k
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One registered metric: its name, direction, gene set and how it is computed.
+
+    Attributes:
+        name: the key used in tables, Parquet and the CLI.
+        higher_is_better: True for correlations and fractions, False for errors and distances.
+        gene_set: ``all``, ``de20`` (top-20 DE genes), ``de20_nd`` (top-20 non-dropout DE genes), ``ctrl_top1000``
+            (the 1,000 genes most expressed in control), ``targets_excluded`` (all genes but the perturbed ones)
+            or ``gi`` (all genes, double perturbations only).
+        kind: ``perturbation`` (one value per perturbation from its own means), ``cross`` (one value per
+            perturbation that needs all of them: PDS), ``gi_double`` (one value per double with both singles
+            measured) or ``gi_set`` (one value per subgroup of doubles).
+        description: one line for the docs and the report.
+        func: the function for ``perturbation`` metrics (``func(pred, true, ctrl, idx)``), else None.
+    """
+
+    name: str
+    higher_is_better: bool
+    gene_set: GeneSet
+    kind: MetricKind
+    description: str
+    func: Callable[..., float] | None = None
+
+
+METRICS: dict[str, MetricSpec] = {}
+
+
+def register_metric(spec: MetricSpec) -> MetricSpec:
+    """Add ``spec`` to the registry (a name may be registered once).
+
+    Example:
+        >>> "mse_de20" in METRICS
+        True
+    """
+    if spec.name in METRICS:
+        raise InputError(f"metric {spec.name!r} is already registered; choose another name")
+    METRICS[spec.name] = spec
+    return spec
+
+
+def get_metric(name: str) -> MetricSpec:
+    """Return the registered metric called ``name``.
+
+    Example:
+        >>> get_metric("pearson_delta_de20").higher_is_better
+        True
+    """
+    try:
+        return METRICS[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(METRICS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(METRICS)}"
+        raise NotFoundError(f"unknown metric {name!r}{hint}") from None
+
+
+def list_metrics(kind: MetricKind | None = None) -> list[str]:
+    """Names of the registered metrics (of one kind, if given), in registration order.
+
+    Example:
+        >>> list_metrics("gi_set")
+        ['gi_mag_pearson', 'gi_synergy_overlap', 'gi_suppressor_overlap']
+    """
+    return [n for n, s in METRICS.items() if kind is None or s.kind == kind]
+
+
+_SETS: dict[str, tuple[GeneSet, str]] = {
+    "": ("all", "all genes"),
+    "_de20": ("de20", "the top-20 DE genes"),
+    "_de20_nd": ("de20_nd", "the top-20 non-dropout DE genes"),
+}
+for _suffix, (_gs, _words) in _SETS.items():
+    register_metric(
+        MetricSpec(f"mse{_suffix}", False, _gs, "perturbation", f"MSE of mean expression over {_words}", mse)
+    )
+    register_metric(
+        MetricSpec(f"pearson{_suffix}", True, _gs, "perturbation", f"Pearson of mean expression over {_words}",
+                   pearson_expression)
+    )
+    register_metric(
+        MetricSpec(f"pearson_delta{_suffix}", True, _gs, "perturbation",
+                   f"Pearson of the change from control over {_words}", pearson_delta)
+    )
+    register_metric(
+        MetricSpec(f"direction{_suffix}", True, _gs, "perturbation",
+                   f"fraction of {_words} whose change has the true sign", direction_correct)
+    )
+register_metric(
+    MetricSpec("within5_de20", True, "de20", "perturbation",
+               "fraction of the top-20 DE genes predicted within ±5 % of the true mean (paper Fig. 4)", within_fraction)
+)
+register_metric(
+    MetricSpec("l2_ctrl1000", False, "ctrl_top1000", "perturbation",
+               "L2 distance over the 1,000 genes most expressed in control (Ahlmann-Eltze 2025)", l2_distance)
+)
+register_metric(
+    MetricSpec("pearson_delta_ctrl1000", True, "ctrl_top1000", "perturbation",
+               "Pearson of the change over the 1,000 genes most expressed in control (Ahlmann-Eltze 2025)",
+               pearson_delta)
+)
+register_metric(
+    MetricSpec("pds_l1", False, "targets_excluded", "cross",
+               "perturbation discrimination: normalised rank of the true effect by L1 distance (0 perfect, 0.5 random)")
+)
+register_metric(
+    MetricSpec("gi_mag_abs_error", False, "gi", "gi_double",
+               "|predicted − true| GI magnitude √(c1²+c2²) of a double (Theil–Sen, no intercept)")
+)
+register_metric(
+    MetricSpec("gi_mag_pearson", True, "gi", "gi_set", "Pearson of predicted against true GI magnitudes of the doubles")
+)
+register_metric(
+    MetricSpec("gi_synergy_overlap", True, "gi", "gi_set",
+               "fraction of the true top-20 magnitude (synergy) doubles also predicted top-20")
+)
+register_metric(
+    MetricSpec("gi_suppressor_overlap", True, "gi", "gi_set",
+               "fraction of the true bottom-20 magnitude (suppressor) doubles also predicted bottom-20")
+)

@@ -1,0 +1,105 @@
+"""Theil–Sen and the GI scores against brute force and independent implementations."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from biodsnn.evaluate import distance_correlation, gi_scores, spatial_median, theil_sen_2
+from biodsnn.evaluate._gi import pair_solutions
+
+
+def brute_force_theil_sen(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """All pairs solved one by one with numpy, then the spatial median by direct minimisation."""
+    sols = []
+    for i, j in itertools.combinations(range(len(y)), 2):
+        a = x[[i, j]]
+        if abs(np.linalg.det(a)) > 1e-9:
+            sols.append(np.linalg.solve(a, y[[i, j]]))
+    pts = np.array(sols)
+
+    def cost(c: np.ndarray) -> float:
+        return float(np.sqrt(((pts - c) ** 2).sum(1)).sum())
+
+    res = minimize(cost, np.median(pts, 0), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12,
+                                                                            "maxiter": 20000})
+    return res.x
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_theil_sen_equals_brute_force_spatial_median_of_pair_slopes(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(12, 2))
+    y = x @ np.array([0.8, -1.3]) + rng.standard_t(2, size=12)
+    expected = brute_force_theil_sen(x, y)
+    assert np.allclose(theil_sen_2(x, y), expected, atol=1e-5)
+
+
+def test_pair_solutions_match_numpy_solve():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=6)
+    ours = pair_solutions(x, y)
+    ref = np.array([np.linalg.solve(x[[i, j]], y[[i, j]]) for i, j in itertools.combinations(range(6), 2)])
+    assert np.allclose(ours, ref)
+
+
+def test_theil_sen_against_sklearn():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 2))
+    y = x @ np.array([1.2, 0.4]) + rng.normal(0, 0.3, 40)
+    ts = sklearn.TheilSenRegressor(fit_intercept=False, max_subpopulation=10_000, random_state=0, tol=1e-8,
+                                   max_iter=10_000).fit(x, y)
+    assert np.allclose(theil_sen_2(x, y), ts.coef_, atol=1e-4)
+
+
+def test_theil_sen_recovers_coefficients_despite_outliers_and_is_seeded():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(400, 2))
+    y = x @ np.array([2.0, 0.5])
+    y[:40] += rng.normal(0, 50, 40)
+    c = theil_sen_2(x, y, max_pairs=5000, seed=1)  # 79,800 pairs > 5000: sampled
+    assert c == pytest.approx((2.0, 0.5), abs=1e-3)
+    assert theil_sen_2(x, y, max_pairs=5000, seed=1) == c
+    singular = np.zeros((5, 2))
+    assert all(math.isnan(v) for v in theil_sen_2(singular, np.ones(5)))
+
+
+def test_spatial_median_collinear_and_single_point():
+    assert spatial_median(np.array([[1.0, 2.0]])).tolist() == [1.0, 2.0]
+    # on a line, the spatial median is the ordinary median
+    pts = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [10.0, 10.0], [3.0, 3.0]])
+    assert np.allclose(spatial_median(pts), [2.0, 2.0], atol=1e-6)
+
+
+def test_distance_correlation_against_loops():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(7, 2)), rng.normal(size=7)
+    n = 7
+
+    def centred(z):
+        d = [[float(np.linalg.norm(np.atleast_1d(z[i] - z[j]))) for j in range(n)] for i in range(n)]
+        row = [sum(r) / n for r in d]
+        tot = sum(row) / n
+        return [[d[i][j] - row[i] - row[j] + tot for j in range(n)] for i in range(n)]
+
+    a, b = centred(x), centred(y)
+    v = lambda p, q: sum(p[i][j] * q[i][j] for i in range(n) for j in range(n)) / n**2  # noqa: E731
+    expected = math.sqrt(v(a, b) / math.sqrt(v(a, a) * v(b, b)))
+    assert distance_correlation(x, y) == pytest.approx(expected)
+    assert distance_correlation(np.arange(5.0), 3 * np.arange(5.0) + 1) == pytest.approx(1.0)
+
+
+def test_gi_scores_by_hand():
+    a = np.array([1.0, 0.0, 2.0, -1.0, 0.5])
+    b = np.array([0.0, 1.0, 1.0, 3.0, -2.0])
+    s = gi_scores(a, b, 3 * a + 4 * b)
+    assert (s.c1, s.c2) == pytest.approx((3.0, 4.0))
+    assert s.magnitude == pytest.approx(5.0)
+    assert s.corr_fit == pytest.approx(1.0)
+    assert s.dominance == pytest.approx(abs(math.log10(3 / 4)))
+    assert 0 <= s.eq_contr <= 1 and 0 <= s.dcor <= 1
