@@ -1,0 +1,436 @@
+"""The user-facing BioDSNN model (scvi-tools style): construct on data + knowledge, fit, predict, save, load.
+
+Example:
+    >>> from biodsnn.model import BioDSNN                                       # doctest: +SKIP
+    >>> model = BioDSNN("perturb.h5ad", "knowledge/", variant="full", seed=0)  # doctest: +SKIP
+    >>> model.fit(epochs=20, run_dir="run/")                                   # doctest: +SKIP
+    >>> model.predict(["FOSB+CEBPB", "ETS2"])                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import anndata
+import numpy as np
+import pandas as pd
+import torch
+
+from biodsnn.data import format_condition, load_perturb_data, parse_condition
+from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
+from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, train
+from reactomenet.errors import InputError, NotFoundError
+from reactomenet.io import atomic_output, read_parquet_metadata, write_json, write_parquet
+
+CONFIG_FORMAT = 1
+
+#: Hyperparameters and their defaults (the paper's, where it gives them).
+DEFAULT_HPARAMS: dict[str, Any] = {
+    # network
+    "hidden": 64, "n_heads": 2, "d_ff": 512, "vae_intermediate": 32, "vae_latent": 16, "pos_weight": 0.2,
+    "dropout": 0.0, "attention_chunk": 1 << 18,
+    # loss
+    "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
+    "direction_sharpness": 10.0,
+    # training
+    "epochs": 20, "lr": 1e-3, "weight_decay": 5e-4, "lr_step": 1, "lr_gamma": 0.5, "grad_clip": 1.0,
+    "batch_size": 64, "n_de": 20,
+    # prediction: control cells whose regenerated expression is averaged (0 = all)
+    "n_control_predict": 512, "predict_chunk": 8,
+}
+_MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
+                "attention_chunk")
+
+
+def _manifest_sha256(knowledge: Any) -> str:
+    manifest = getattr(knowledge, "manifest", None) or {}
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _knowledge_path(knowledge: Any) -> str | None:
+    for attr in ("path", "root", "directory", "dir", "source"):
+        value = getattr(knowledge, attr, None)
+        if isinstance(value, (str, os.PathLike)):
+            return str(Path(value).resolve())
+    return None
+
+
+def _load_knowledge(path: str | os.PathLike[str]) -> Any:
+    from kg_build import KnowledgeBundle
+
+    kb = KnowledgeBundle.load(path)
+    if _knowledge_path(kb) is None:
+        kb._biodsnn_path = str(Path(path).resolve())  # remembered for config.json
+    return kb
+
+
+class BioDSNN:
+    """BioDSNN on one dataset and one knowledge bundle; implements the ``Predictor`` protocol.
+
+    Args:
+        data: a :class:`biodsnn.data.PerturbData`, an AnnData, or the path of an ``.h5ad``.
+        knowledge: a :class:`kg_build.KnowledgeBundle` or the path of a bundle folder.
+        split: a :class:`biodsnn.data.Split`, the path of a ``split.json``, or None (``make_split`` with ``seed``).
+        variant: ``full``, ``noVAE``, ``noAttention``, ``noMask``, ``gears`` or ``additive_residual``.
+        seed: initial weights, batch order and VAE noise.
+        data_options: options for ``load_perturb_data`` when ``data`` is a path or AnnData.
+        de: precomputed ``rank_de_genes`` result (default: computed on first use, for the validation metric).
+        **hparams: overrides of :data:`DEFAULT_HPARAMS` (plus ``device``).
+
+    Example:
+        >>> model = BioDSNN(data, knowledge, variant="noVAE", seed=0, epochs=1)   # doctest: +SKIP
+        >>> model.fit().predict(["A+B"]).obs["condition"].tolist()                # doctest: +SKIP
+        ['A+B']
+    """
+
+    def __init__(self, data: Any, knowledge: Any, split: Any = None, variant: str = "full", seed: int = 0, *,
+                 data_options: dict[str, Any] | None = None, de: Any = None, **hparams: Any) -> None:
+        from biodsnn.data import Split, make_split
+
+        unknown = sorted(set(hparams) - set(DEFAULT_HPARAMS) - {"device"})
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(DEFAULT_HPARAMS), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise InputError(f"unknown BioDSNN option {unknown[0]!r}{hint}; see biodsnn.model.DEFAULT_HPARAMS")
+        self.variant = get_variant(variant).name
+        self.seed = int(seed)
+        self.device = torch.device(hparams.pop("device", "cpu"))
+        self.hparams = {**DEFAULT_HPARAMS, **hparams}
+        self.name = f"BioDSNN-{self.variant}"
+        if isinstance(data, (str, os.PathLike, anndata.AnnData)):
+            data = load_perturb_data(data, **(data_options or {}))
+        self.data = data
+        if isinstance(knowledge, (str, os.PathLike)):
+            knowledge = _load_knowledge(knowledge)
+        self.knowledge = knowledge
+        if split is None:
+            split = make_split(data.conditions, kind="simulation", seed=self.seed)
+        elif isinstance(split, (str, os.PathLike)):
+            split = Split.load(split)
+        self.split = split
+        knowledge.check_compatible(data, split)
+        self._de: Any = de
+        self.history: list[dict[str, float]] = []
+        self.best_epoch = -1
+        self._build()
+
+    # -- construction ------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        kb, data = self.knowledge, self.data
+        if list(kb.genes) != list(data.genes):
+            raise InputError("the knowledge bundle's genes differ from the data's; rebuild it with kg-build on "
+                             "this data")
+        perturbable = [str(g) for g in kb.perturbable_genes]
+        known = set(perturbable)
+        # measured genes outside the GO graph can still be perturbed: they get their own (graph-isolated) embedding
+        self.pert_vocab = perturbable + [g for g in data.genes if g not in known]
+        self.pert_index = {g: i for i, g in enumerate(self.pert_vocab)}
+        torch.manual_seed(self.seed)  # initial weights (torch modules draw from the global generator)
+        ctrl = torch.as_tensor(data.control_mean, dtype=torch.float32)
+        extra: dict[str, Any] = {}
+        if get_variant(self.variant).additive_prior:
+            extra = self._single_effects(ctrl)
+        hp = self.hparams
+        self.module = BioDSNNModule(
+            len(data.genes), len(self.pert_vocab),
+            coexpr_edge_index=torch.as_tensor(np.asarray(kb.coexpression.edge_index), dtype=torch.long),
+            coexpr_weight=torch.as_tensor(np.asarray(kb.coexpression.weight), dtype=torch.float32),
+            go_edge_index=torch.as_tensor(np.asarray(kb.go_graph.edge_index), dtype=torch.long),
+            go_weight=torch.as_tensor(np.asarray(kb.go_graph.weight), dtype=torch.float32),
+            mask_edge_index=torch.as_tensor(np.asarray(kb.mask.edge_index), dtype=torch.long),
+            variant=self.variant, **{k: hp[k] for k in _MODULE_KEYS}, **extra,
+        ).to(self.device)
+        self.ctrl_mean = ctrl.to(self.device)
+
+    def _single_effects(self, ctrl: torch.Tensor) -> dict[str, torch.Tensor]:
+        singles = [c for c in self.split.train if len(parse_condition(c)) == 1]
+        effect = torch.zeros(len(self.pert_vocab), len(self.data.genes))
+        seen = torch.zeros(len(self.pert_vocab), dtype=torch.bool)
+        if singles:
+            means = torch.as_tensor(self.data.condition_means(singles), dtype=torch.float32)
+            for cond, row in zip(singles, means, strict=True):
+                j = self.pert_index[parse_condition(cond)[0]]
+                effect[j], seen[j] = row - ctrl, True
+        return {"single_effect": effect, "single_seen": seen}
+
+    @property
+    def de(self) -> Any:
+        """Top DE genes per condition (``biodsnn.data.rank_de_genes``), computed on first use."""
+        if self._de is None:
+            from biodsnn.data import rank_de_genes
+
+            self._de = rank_de_genes(self.data, n_top=int(self.hparams["n_de"]))
+        return self._de
+
+    def condition_tensor(self, conditions: Sequence[str]) -> torch.Tensor:
+        """Padded perturbation indices ``[C, K]`` (−1 padding) for canonical or free-form condition names.
+
+        Raises NotFoundError naming a gene that is neither measured nor in the GO graph.
+        """
+        rows = []
+        for cond in conditions:
+            genes = parse_condition(cond)
+            idx = []
+            for g in genes:
+                if g not in self.pert_index:
+                    close = difflib.get_close_matches(g, self.pert_vocab, n=3)
+                    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                    raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured nor in the GO graph"
+                                        f"{hint}; use a measured gene or rebuild the knowledge bundle")
+                idx.append(self.pert_index[g])
+            rows.append(idx)
+        width = max([len(r) for r in rows] + [1])
+        out = torch.full((len(rows), width), -1, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+        return out.to(self.device)
+
+    # -- training ----------------------------------------------------------------------------------------------------
+    def _keep_table(self, conditions: Sequence[str]) -> dict[str, torch.Tensor]:
+        """GEARS' non-zero genes: genes whose mean over the condition's cells is non-zero (control: all genes)."""
+        conds = [c for c in conditions if parse_condition(c)]
+        means = self.data.condition_means(conds) if conds else np.zeros((0, len(self.data.genes)), np.float32)
+        table = {c: torch.as_tensor(m != 0) for c, m in zip(conds, means, strict=True)}
+        table["ctrl"] = torch.ones(len(self.data.genes), dtype=torch.bool)
+        return table
+
+    def _batches(self, epoch: int) -> Iterator[Any]:
+        return iter(self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
+                                      seed=self.seed * 1_000_003 + epoch, group_by_condition=True))
+
+    def _n_batches(self, epoch: int) -> int:
+        it = self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
+                               seed=self.seed * 1_000_003 + epoch, group_by_condition=True)
+        try:
+            return len(it)
+        except TypeError:
+            n = sum(len(self.data.cells_of(c)) for c in self.split.train)
+            return math.ceil(n / int(self.hparams["batch_size"]))
+
+    def batch_loss(self, batch: Any, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The training loss of one batch (prediction loss + vae_weight · VAE loss)."""
+        hp, dev = self.hparams, self.device
+        conds = [format_condition(parse_condition(c)) for c in batch.conditions]
+        control_x = torch.as_tensor(batch.control_x, dtype=torch.float32).to(dev)
+        target = torch.as_tensor(batch.target_x, dtype=torch.float32).to(dev)
+        cell_cond = torch.as_tensor(batch.condition_index, dtype=torch.long).to(dev)
+        keep = torch.stack([self._keep[c] for c in conds]).to(dev)
+        out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
+        loss = perturbation_loss(out.pred, target, self.ctrl_mean, cell_cond, keep, gamma=hp["gamma"],
+                                 direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
+                                 direction_sharpness=hp["direction_sharpness"])
+        if out.vae is not None and hp["vae_weight"] > 0:
+            loss = loss + hp["vae_weight"] * self.module.vae.loss(control_x, out.vae, kl_weight=hp["kl_weight"])
+        return loss
+
+    def validation_metric(self) -> float:
+        """Mean over validation conditions of the MSE on their top-20 DE genes (NaN without validation conditions)."""
+        val = list(self.split.val)
+        if not val:
+            return float("nan")
+        pred = self.predict_means(val)
+        true = self._val_true if getattr(self, "_val_true", None) is not None else self.data.condition_means(val)
+        self._val_true = true
+        errs = [float(np.mean((pred[i, self.de.top[c]] - true[i, self.de.top[c]]) ** 2)) for i, c in enumerate(val)]
+        return float(np.mean(errs))
+
+    def fit(self, epochs: int | None = None, *, run_dir: str | os.PathLike[str] | None = None, resume: bool = False,
+            progress: bool = True) -> BioDSNN:
+        """Train (Adam, StepLR, gradient clipping); keeps the best validation epoch's weights.
+
+        Args:
+            epochs: number of epochs (default: the ``epochs`` option, 20).
+            run_dir: folder for ``checkpoint.pt`` (every epoch) and ``train.log``; needed for ``resume``.
+            resume: continue from ``run_dir/checkpoint.pt`` if it exists.
+            progress: show the rich progress bar.
+
+        Example:
+            >>> BioDSNN(data, knowledge, epochs=1).fit().best_epoch   # doctest: +SKIP
+            1
+        """
+        hp = self.hparams
+        if epochs is not None:
+            if epochs < 1:
+                raise InputError(f"epochs must be at least 1, got {epochs}")
+            hp["epochs"] = int(epochs)
+        if resume and run_dir is None:
+            raise InputError("resume needs the run folder: pass run_dir")
+        if not self.split.train:
+            raise InputError("the split has no training conditions; choose another split")
+        self._keep = self._keep_table([*self.split.train, "ctrl"])
+        self._val_true = None
+        config = TrainConfig(epochs=hp["epochs"], lr=hp["lr"], weight_decay=hp["weight_decay"], lr_step=hp["lr_step"],
+                             lr_gamma=hp["lr_gamma"], grad_clip=hp["grad_clip"], seed=self.seed)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
+                                    loss=self.batch_loss, validate=self.validation_metric, config=config,
+                                    run_dir=run_dir, resume=resume, device=self.device, progress=progress)
+        self.history, self.best_epoch = result.history, result.best_epoch
+        self.module.eval()
+        return self
+
+    # -- prediction --------------------------------------------------------------------------------------------------
+    def _control_sample(self) -> np.ndarray:
+        cells = np.asarray(self.data.control_cells)
+        n = int(self.hparams["n_control_predict"])
+        if n and len(cells) > n:
+            cells = np.sort(np.random.default_rng(self.seed).choice(cells, n, replace=False))
+        return cells
+
+    def _control_rows(self, cells: np.ndarray) -> torch.Tensor:
+        x = self.data.adata.X[cells]
+        x = x.toarray() if hasattr(x, "toarray") else np.asarray(x)
+        return torch.as_tensor(x, dtype=torch.float32).to(self.device)
+
+    @torch.no_grad()
+    def _baseline_mean(self) -> torch.Tensor:
+        if self.module.vae is None:
+            return self.ctrl_mean
+        self.module.eval()
+        cells = self._control_sample()
+        total = torch.zeros_like(self.ctrl_mean)
+        for s in range(0, len(cells), 1024):
+            total += self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0].sum(0)
+        return total / max(len(cells), 1)
+
+    @torch.no_grad()
+    def _effects(self, conditions: Sequence[str]) -> torch.Tensor:
+        self.module.eval()
+        cond_t = self.condition_tensor(conditions)
+        chunk = int(self.hparams["predict_chunk"])
+        return torch.cat([self.module.knowledge(cond_t[s: s + chunk]) for s in range(0, len(conditions), chunk)])
+
+    def predict_means(self, conditions: Sequence[str]) -> np.ndarray:
+        """Predicted mean log-normalised expression, ``(len(conditions), n_genes)`` (the Predictor protocol).
+
+        The mean over control cells of (regenerated control + effect) is mean(regenerated control) + effect, because
+        the effect does not depend on the cell: one knowledge-stream pass per condition.
+
+        Example:
+            >>> model.predict_means(["A+B"]).shape   # doctest: +SKIP
+            (1, 100)
+        """
+        conditions = [format_condition(parse_condition(c)) for c in conditions]
+        if not conditions:
+            return np.zeros((0, len(self.data.genes)), dtype=np.float32)
+        out = self._baseline_mean().unsqueeze(0) + self._effects(conditions)
+        return out.cpu().numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def predict(self, conditions: Sequence[str], *, per_cell: bool = False) -> anndata.AnnData:
+        """Predicted expression as AnnData: one row per condition (mean), or per (condition, control cell).
+
+        Args:
+            conditions: names such as ``"FOSB+CEBPB"``, ``"ETS2"`` or ``"ETS2+ctrl"`` (canonicalised in ``obs``).
+            per_cell: one row per sampled control cell and condition (``obs["control_cell"]`` names the cell).
+
+        Example:
+            >>> model.predict(["FOSB+CEBPB", "ETS2"]).obs["condition"].tolist()   # doctest: +SKIP
+            ['CEBPB+FOSB', 'ETS2+ctrl']
+        """
+        names = [format_condition(parse_condition(c)) for c in conditions]
+        if not names:
+            raise InputError("no perturbation to predict: give at least one condition such as 'FOSB+CEBPB'")
+        var = pd.DataFrame(index=pd.Index(list(self.data.genes), name="gene"))
+        uns = {"biodsnn": {"variant": self.variant, "seed": self.seed, "kind": "per_cell" if per_cell else "mean"}}
+        if not per_cell:
+            x = self.predict_means(names)
+            obs = pd.DataFrame({"condition": names}, index=pd.Index([str(i) for i in range(len(names))]))
+            return anndata.AnnData(X=x, obs=obs, var=var, uns=uns)
+        effects = self._effects(names)
+        cells = self._control_sample()
+        self.module.eval()
+        base = torch.cat([self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0]
+                          for s in range(0, len(cells), 1024)])
+        x = (base.unsqueeze(0) + effects.unsqueeze(1)).reshape(-1, base.shape[1]).cpu().numpy()
+        cell_names = np.asarray(self.data.adata.obs_names)[cells]
+        obs = pd.DataFrame({"condition": np.repeat(names, len(cells)), "control_cell": np.tile(cell_names, len(names))})
+        obs.index = pd.Index([str(i) for i in range(len(obs))])
+        return anndata.AnnData(X=x.astype(np.float32), obs=obs, var=var, uns=uns)
+
+    # -- persistence ------------------------------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """What ``config.json`` records: enough to rebuild the model without the user repeating anything."""
+        return {
+            "format": CONFIG_FORMAT,
+            "data": {"path": getattr(self.data, "source", None), "options": getattr(self.data, "options", {}),
+                     "fingerprint": getattr(self.data, "fingerprint", None)},
+            "knowledge": {"path": _knowledge_path(self.knowledge) or getattr(self.knowledge, "_biodsnn_path", None),
+                          "manifest_sha256": _manifest_sha256(self.knowledge)},
+            "variant": self.variant,
+            "seed": self.seed,
+            "hparams": dict(self.hparams),
+            "device": str(self.device),
+            "best_epoch": self.best_epoch,
+            "split_fingerprint": getattr(self.split, "fingerprint", None),
+        }
+
+    def save(self, run_dir: str | os.PathLike[str]) -> Path:
+        """Write the run folder: config.json, split.json, model.pt, history.parquet, train.log (checkpoint.pt is
+        written by :meth:`fit` when it is given the folder).
+
+        Example:
+            >>> model.save("run/")   # doctest: +SKIP
+        """
+        out = Path(run_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out / "model.pt", suffix=".pt") as tmp:
+            torch.save({k: v.cpu() for k, v in self.module.state_dict().items()}, tmp)
+        with atomic_output(out / "split.json", suffix=".json") as tmp:
+            self.split.save(tmp)
+        history = pd.DataFrame(self.history, columns=["epoch", "train_loss", "val_top20_de_mse", "lr", "seconds"])
+        write_parquet(history, out / "history.parquet", {"variant": self.variant, "seed": self.seed,
+                                                          "best_epoch": self.best_epoch})
+        if not (out / LOG_FILE).exists():
+            with atomic_output(out / LOG_FILE) as tmp:
+                tmp.write_text("".join(f"epoch {int(h['epoch'])} loss {h['train_loss']:.6g} "
+                                       f"val_top20_de_mse {h['val_top20_de_mse']:.6g}\n" for h in self.history))
+        write_json(self.config(), out / "config.json")
+        return out
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], data: Any = None, knowledge: Any = None) -> BioDSNN:
+        """Rebuild a saved model; data and knowledge are reloaded from the recorded paths when not given.
+
+        Example:
+            >>> BioDSNN.load("run/").predict(["ETS2"])   # doctest: +SKIP
+        """
+        run = Path(run_dir)
+        cfg_path = run / "config.json"
+        if not cfg_path.exists():
+            raise NotFoundError(f"{run} is not a BioDSNN run folder (no config.json); fit one with `biodsnn fit`")
+        cfg = json.loads(cfg_path.read_text())
+        if data is None:
+            path = cfg["data"].get("path")
+            if not path:
+                raise InputError(f"{run}/config.json records no data path; pass data= to BioDSNN.load")
+            data = load_perturb_data(path, **(cfg["data"].get("options") or {}))
+        if knowledge is None:
+            path = cfg["knowledge"].get("path")
+            if not path:
+                raise InputError(f"{run}/config.json records no knowledge path; pass knowledge= to BioDSNN.load")
+            knowledge = _load_knowledge(path)
+        if _manifest_sha256(knowledge) != cfg["knowledge"]["manifest_sha256"]:
+            raise InputError(f"the knowledge bundle differs from the one {run} was trained with (manifest hash); "
+                             "pass the original bundle")
+        hp = dict(cfg["hparams"])
+        model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
+                    device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
+        state = torch.load(run / "model.pt", map_location=model.device, weights_only=True)
+        model.module.load_state_dict(state)
+        model.module.eval()
+        if (run / "history.parquet").exists():
+            model.history = pd.read_parquet(run / "history.parquet").to_dict("records")
+            model.best_epoch = int(read_parquet_metadata(run / "history.parquet").get("best_epoch", -1))
+        model.run_dir = run
+        return model
+
+
+__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN"]

@@ -1,0 +1,132 @@
+"""Tiny data and a fake knowledge bundle that follow the contracts in docs/architecture.md.
+
+The real ``biodsnn.data`` batches / DE ranking and ``kg_build.KnowledgeBundle`` are used when they exist; the fakes
+below implement the same contract so that these tests never depend on another package's progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from biodsnn.data import PerturbData, make_split
+
+N_GENES = 60
+
+
+def tiny_adata(seed: int = 0) -> anndata.AnnData:
+    """~500 cells × 60 genes: control + 8 singles + 10 doubles with additive effects plus a small interaction."""
+    rng = np.random.default_rng(seed)
+    genes = [f"G{i:02d}" for i in range(N_GENES)]
+    base = rng.uniform(0.5, 2.0, N_GENES)
+    pert_genes = genes[:8]
+    effects = {g: rng.normal(0, 0.6, N_GENES) * (rng.random(N_GENES) < 0.3) for g in pert_genes}
+    conds: list[tuple[str, ...]] = [()] + [(g,) for g in pert_genes]
+    conds += [tuple(sorted(p)) for p in itertools.combinations(pert_genes, 2)][:10]
+    rows, names = [], []
+    for c in conds:
+        n = 80 if not c else 25
+        mean = base + sum((effects[g] for g in c), np.zeros(N_GENES)) + (0.3 if len(c) == 2 else 0.0)
+        x = np.clip(mean + rng.normal(0, 0.25, (n, N_GENES)), 0, None)
+        x[rng.random(x.shape) < 0.1] = 0.0
+        rows.append(x)
+        names += ["ctrl" if not c else ("+".join(c) if len(c) == 2 else f"{c[0]}+ctrl")] * n
+    adata = anndata.AnnData(X=np.vstack(rows).astype(np.float32), var=pd.DataFrame(index=genes))
+    adata.obs["condition"] = pd.Categorical(names)
+    adata.obs_names = [f"c{i}" for i in range(adata.n_obs)]
+    return adata
+
+
+@dataclass
+class FakeBatch:
+    control_x: torch.Tensor
+    target_x: torch.Tensor
+    condition_index: torch.Tensor
+    conditions: list[str]
+    de_index: torch.Tensor | None = None
+
+
+class TinyData(PerturbData):
+    """PerturbData with a contract-conforming ``batches`` (cells grouped by condition) for the tests."""
+
+    def batches(self, conditions: Any = None, *, batch_size: int = 32, seed: int = 0,
+                group_by_condition: bool = True, **_: Any) -> list[FakeBatch]:
+        rng = np.random.default_rng(seed)
+        x = np.asarray(self.adata.X)
+        ctrl = self.control_cells
+        chunks = []
+        for c in conditions or self.conditions:
+            cells = rng.permutation(self.cells_of(c))
+            chunks += [(c, cells[s: s + batch_size]) for s in range(0, len(cells), batch_size)]
+        order = rng.permutation(len(chunks))
+        out = []
+        for i in range(0, len(order), 2):  # two chunks (≤ 2 conditions) per batch
+            part = [chunks[j] for j in order[i: i + 2]]
+            names = sorted({c for c, _ in part})
+            cells = np.concatenate([cc for _, cc in part])
+            idx = np.concatenate([[names.index(c)] * len(cc) for c, cc in part])
+            picks = rng.choice(ctrl, len(cells))
+            out.append(FakeBatch(torch.as_tensor(x[picks]), torch.as_tensor(x[cells]), torch.as_tensor(idx), names))
+        return out
+
+
+@dataclass
+class FakeEdges:
+    edge_index: np.ndarray
+    weight: np.ndarray
+    source: np.ndarray | None = None
+
+
+@dataclass
+class FakeKnowledge:
+    genes: list[str]
+    perturbable_genes: list[str]
+    coexpression: FakeEdges
+    go_graph: FakeEdges
+    mask: FakeEdges
+    manifest: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    def check_compatible(self, data: Any, split: Any) -> None:
+        if list(data.genes) != self.genes:
+            from reactomenet.errors import InputError
+
+            raise InputError("bundle genes differ from the data")
+
+
+def fake_knowledge(data: PerturbData, seed: int = 0) -> FakeKnowledge:
+    rng = np.random.default_rng(seed)
+    n = len(data.genes)
+    perturbable = [f"G{i:02d}" for i in range(12)] + ["UNMEASURED1", "UNMEASURED2"]
+    co = rng.integers(0, n, (2, 4 * n))
+    go = rng.integers(0, len(perturbable), (2, 40))
+    blocks = np.arange(n) // 10  # "pathways" of 10 genes, plus a few isolated genes
+    i, j = np.nonzero((blocks[:, None] == blocks[None, :]) & (np.arange(n) % 13 != 5)[:, None])
+    mask = np.stack([j, i]).astype(np.int64)
+    manifest = {"genes": hashlib.sha256("\n".join(data.genes).encode()).hexdigest(), "seed": seed}
+    return FakeKnowledge(list(data.genes), perturbable, FakeEdges(co, rng.random(co.shape[1]).astype(np.float32)),
+                         FakeEdges(go, rng.random(go.shape[1]).astype(np.float32)), FakeEdges(mask, np.ones(0)),
+                         manifest)
+
+
+def fake_de(data: PerturbData, n_top: int = 20) -> SimpleNamespace:
+    means = data.condition_means(data.conditions)
+    top = {c: np.argsort(-np.abs(m - data.control_mean), kind="stable")[:n_top]
+           for c, m in zip(data.conditions, means, strict=True)}
+    return SimpleNamespace(top=top, top_non_dropout=top)
+
+
+@pytest.fixture(scope="session")
+def tiny() -> SimpleNamespace:
+    data = TinyData(tiny_adata())
+    split = make_split(data.conditions, kind="simulation", seed=1)
+    return SimpleNamespace(data=data, knowledge=fake_knowledge(data), split=split, de=fake_de(data))
