@@ -412,7 +412,9 @@ class BioDSNN:
             if not path:
                 raise InputError(f"{run}/config.json records no data path; pass data= to BioDSNN.load")
             data = load_perturb_data(path, **(cfg["data"].get("options") or {}))
-        if knowledge is None:
+        if isinstance(knowledge, (str, os.PathLike)):
+            knowledge = _load_knowledge(knowledge)
+        elif knowledge is None:
             path = cfg["knowledge"].get("path")
             if not path:
                 raise InputError(f"{run}/config.json records no knowledge path; pass knowledge= to BioDSNN.load")

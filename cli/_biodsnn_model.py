@@ -1,7 +1,105 @@
-"""Commands contributed to a command group (registered through COMMANDS)."""
+"""`biodsnn fit` and `biodsnn predict`: train a BioDSNN variant into a run folder, and predict from one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from reactomenet.io import atomic_output
+
+
+def _data_options(convention: str | None, condition_key: str | None, control_label: str | None,
+                  delimiter: str | None, gene_name_key: str | None, normalize: bool) -> dict[str, object]:
+    opts = {"convention": convention, "condition_key": condition_key, "control_label": control_label,
+            "delimiter": delimiter, "gene_name_key": gene_name_key}
+    out: dict[str, object] = {k: v for k, v in opts.items() if v is not None}
+    if normalize:
+        out["normalize"] = True
+    return out
+
+
+@click.command("fit")
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Perturbation data (.h5ad), e.g. from `biodsnn simulate`.")
+@click.option("--knowledge", "knowledge_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Knowledge bundle folder from `kg-build`.")
+@click.option("--split", "split_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="split.json (default: a 'simulation' split drawn with --seed).")
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
+@click.option("--variant", default="full", show_default=True,
+              help="full, noVAE, noAttention, noMask, gears or additive_residual.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 64).")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
+@click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
+@click.option("--convention", default=None, help="Data naming convention (see `biodsnn data`); default: detected.")
+@click.option("--condition-key", default=None, help="obs column with the condition names.")
+@click.option("--control-label", default=None, help="Label of control cells.")
+@click.option("--delimiter", default=None, help="Separator between genes of a combination.")
+@click.option("--gene-name-key", default=None, help="var column with gene symbols (default: var_names).")
+@click.option("--normalize", is_flag=True, help="X holds counts: normalise to log1p(CP10k) on load.")
+def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str, epochs: int,
+                seed: int, batch_size: int | None, lr: float | None, device: str, resume: bool,
+                convention: str | None, condition_key: str | None, control_label: str | None, delimiter: str | None,
+                gene_name_key: str | None, normalize: bool) -> None:
+    """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
+
+    Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
+    """
+    from biodsnn.data import load_perturb_data
+    from biodsnn.model import BioDSNN
+
+    options = _data_options(convention, condition_key, control_label, delimiter, gene_name_key, normalize)
+    data = load_perturb_data(str(Path(data_path).resolve()), **options)
+    hparams: dict[str, object] = {"device": device}
+    if batch_size is not None:
+        hparams["batch_size"] = batch_size
+    if lr is not None:
+        hparams["lr"] = lr
+    model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
+                    **hparams)
+    model.fit(epochs=epochs, run_dir=run_dir, resume=resume)
+    model.save(run_dir)
+    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {epochs}")
+
+
+@click.command("predict")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--perturbations", "-p", required=True, multiple=True,
+              help='Conditions to predict, e.g. -p "FOSB+CEBPB" -p ETS2 (also: --perturbations "FOSB+CEBPB" ETS2).')
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output .h5ad (written atomically).")
+@click.option("--per-cell", is_flag=True, help="One row per (condition, sampled control cell) instead of means.")
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Data to reload the model with (default: the path recorded in config.json).")
+@click.option("--knowledge", "knowledge_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Knowledge bundle (default: the path recorded in config.json).")
+@click.argument("more", nargs=-1)
+def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, per_cell: bool,
+                    data_path: str | None, knowledge_dir: str | None, more: tuple[str, ...]) -> None:
+    """Predict mean expression for perturbation conditions with a fitted run folder.
+
+    Example: biodsnn predict run/ --perturbations "FOSB+CEBPB" ETS2 -o pred.h5ad
+    """
+    import json
+
+    from biodsnn.data import load_perturb_data
+    from biodsnn.model import BioDSNN
+
+    data = None
+    if data_path is not None:
+        cfg_path = Path(run_dir) / "config.json"
+        cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+        data = load_perturb_data(data_path, **((cfg.get("data") or {}).get("options") or {}))
+    model = BioDSNN.load(run_dir, data=data, knowledge=knowledge_dir)
+    adata = model.predict([*perturbations, *more], per_cell=per_cell)
+    with atomic_output(output, suffix=".h5ad") as tmp:
+        adata.write_h5ad(tmp)
+    click.echo(f"{output}: {adata.n_obs} predictions × {adata.n_vars} genes")
+
+
+COMMANDS: list[click.Command] = [fit_command, predict_command]
