@@ -26,6 +26,7 @@ from biodsnn.evaluate._metrics import (
     within_fraction,
 )
 from biodsnn.evaluate._protocol import Predictor
+from biodsnn.evaluate._report import ReportPaths, markdown_table, print_summary, render_markdown, write_report
 
 __all__ = [
     "METRICS",
@@ -36,6 +37,7 @@ __all__ = [
     "MetricSpec",
     "MetricSummary",
     "Predictor",
+    "ReportPaths",
     "bootstrap_ci",
     "bootstrap_indices",
     "direction_correct",
@@ -46,14 +48,18 @@ __all__ = [
     "gi_scores",
     "l2_distance",
     "list_metrics",
+    "markdown_table",
     "mse",
     "pearson",
     "pearson_delta",
     "pearson_expression",
+    "print_summary",
     "register_metric",
+    "render_markdown",
     "spatial_median",
     "theil_sen_2",
     "top_bottom_overlap",
     "top_expressed",
     "within_fraction",
+    "write_report",
 ]

@@ -319,6 +319,8 @@ def evaluate(
             v = vals[members]
             finite = int(np.isfinite(v).sum())
             mean, lo, hi = bootstrap_ci(v, boot, ci) if finite else (np.nan, np.nan, np.nan)
+            if finite < 2:  # one perturbation: no interval
+                lo = hi = np.nan
             summary.append({"model": name, "reference": ref, "subgroup": g, "metric": mname, "mean": mean,
                             "ci_low": lo, "ci_high": hi, "n": finite})
         for (name, ref), sv in set_values.items():
