@@ -1,7 +1,189 @@
-"""Commands contributed to a command group (registered through COMMANDS)."""
+"""`biodsnn evaluate` and `biodsnn benchmark`: score runs and baselines by one code path, and write the report.
+
+Each command is a pair: a click function that parses options and a plain function that does the work
+(``run_evaluate``, ``run_benchmark``), so that Python users and tests call the same code.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from reactomenet.errors import InputError
+
+DEFAULT_VARIANTS = ("full", "noVAE", "noAttention", "noMask", "gears")
+
+
+def _load_runs(run_dirs: Sequence[str], data: Any) -> list[Any]:
+    from biodsnn.model import BioDSNN  # torch: imported only when runs are scored
+
+    models = []
+    for run in run_dirs:
+        model = BioDSNN.load(run, data=data)
+        data = model.data if data is None else data
+        models.append(model)
+    fingerprints = {m.split.fingerprint for m in models}
+    if len(fingerprints) > 1:
+        raise InputError("the runs were trained on different splits; evaluate runs of one split together")
+    return models
+
+
+def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split_path: str | None = None,
+                 baselines: str | Sequence[str] | None = "all", report_dir: str | None = None, n_boot: int = 1000,
+                 seed: int = 0, combos: Sequence[str] = (), plots: bool = True, data_options: dict | None = None,
+                 ) -> Any:
+    """Score the runs in ``run_dirs`` (and/or baselines) on the runs' split; write a report if asked.
+
+    Without runs, ``data_path`` and ``split_path`` say what to score the baselines on.
+
+    Example:
+        >>> # run_evaluate(["run/"], baselines="all", report_dir="report/")
+    """
+    from biodsnn.baselines import get_baseline, resolve_baselines
+    from biodsnn.data import Split, load_perturb_data, rank_de_genes
+    from biodsnn.evaluate import evaluate, write_report
+
+    names = resolve_baselines(baselines)
+    if not run_dirs and not (data_path and split_path):
+        raise InputError("give a run folder, or --data and --split to score baselines alone")
+    data = load_perturb_data(str(Path(data_path).resolve()), **(data_options or {})) if data_path else None
+    models = _load_runs(run_dirs, data) if run_dirs else []
+    if models:
+        data = models[0].data
+        split = models[0].split
+        if split_path and Split.load(split_path).fingerprint != split.fingerprint:
+            raise InputError(f"{split_path} is not the split the run was trained on; drop --split")
+    else:
+        split = Split.load(split_path)
+    if not models and not names:
+        raise InputError("nothing to evaluate: give a run folder or --baselines")
+    de = rank_de_genes(data, n_top=20)
+    predictors = [get_baseline(n)(data, split).fit() for n in names] + models
+    result = evaluate(predictors, data, split, de, n_boot=n_boot, seed=seed)
+    if report_dir:
+        meta = {"runs": [str(Path(r).resolve()) for r in run_dirs], "data": data_path, "split": split_path,
+                "split_fingerprint": getattr(split, "fingerprint", None)}
+        write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta)
+    return result
+
+
+@click.command("evaluate")
+@click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Data (.h5ad): for baselines alone, or to override the run's recorded data path.")
+@click.option("--split", "split_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="split.json: needed when no run folder is given.")
+@click.option("--baselines", default="all", show_default=True,
+              help="Comma-separated: control, mean, additive, linear; 'all' or 'none'.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Report folder: metrics.parquet, summary.json, report.md, PNGs.")
+@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples over perturbations for the intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and Theil–Sen.")
+@click.option("--combo", "combos", multiple=True, help="Combination to plot (Fig. 8); repeatable. Default: 4.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNGs.")
+@click.option("--metric", "metrics", multiple=True, default=("mse_de20", "pearson_delta_de20"), show_default=True,
+              help="Metrics printed on the terminal; repeatable.")
+def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_path: str | None, baselines: str,
+                     report_dir: str | None, n_boot: int, seed: int, combos: tuple[str, ...], no_plots: bool,
+                     metrics: tuple[str, ...]) -> None:
+    """Score runs and baselines on the run's test split, by subgroup, with bootstrap intervals.
+
+    Example: biodsnn evaluate run/ --baselines all --report report/
+    """
+    from biodsnn.evaluate import get_metric, print_summary
+
+    for m in metrics:
+        get_metric(m)
+    result = run_evaluate(run_dirs, data_path=data_path, split_path=split_path, baselines=baselines,
+                          report_dir=report_dir, n_boot=n_boot, seed=seed, combos=combos, plots=not no_plots)
+    print_summary(result, metrics)
+    if report_dir:
+        click.echo(f"{report_dir}: report.md, metrics.parquet, summary.json")
+
+
+def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] = DEFAULT_VARIANTS,
+                  baselines: str | Sequence[str] | None = "all", epochs: int = 20, seed: int = 0,
+                  n_boot: int = 1000, plots: bool = True, progress: bool = True, **hparams: Any) -> Any:
+    """Simulate → split → knowledge bundle → fit each variant → evaluate with baselines → report (paper Table 2).
+
+    Writes ``data.h5ad``, ``split.json``, ``knowledge/``, ``runs/<variant>/`` and ``report/`` under ``out_dir``.
+
+    Example:
+        >>> # run_benchmark("bench/", preset="tiny", models=["full", "noVAE"], epochs=2)
+    """
+    from biodsnn.baselines import get_baseline, resolve_baselines
+    from biodsnn.data import load_perturb_data, make_split, rank_de_genes, simulate
+    from biodsnn.evaluate import evaluate, write_report
+    from biodsnn.model import BioDSNN
+    from biodsnn.modules import get_variant
+    from kg_build import KnowledgeBundle, build_bundle
+
+    names = resolve_baselines(baselines)
+    variants = [get_variant(m).name for m in models]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data_file = out / "data.h5ad"
+    simulate(preset=preset, seed=seed, output=data_file, progress=progress)
+    data = load_perturb_data(str(data_file.resolve()))
+    split = make_split(data.conditions, kind="simulation", seed=seed)
+    split.save(out / "split.json")
+    build_bundle(data, split, out / "knowledge", data_path=str(data_file.resolve()), progress=progress)
+    kb = KnowledgeBundle.load(out / "knowledge")
+    de = rank_de_genes(data, n_top=20)
+    fitted, timing = [], {}
+    n_train_cells = int(sum(len(data.cells_of(c)) for c in split.train))
+    for v in variants:
+        model = BioDSNN(data, kb, split=split, variant=v, seed=seed, de=de, **hparams)
+        start = time.perf_counter()
+        model.fit(epochs=epochs, run_dir=out / "runs" / v, progress=progress)
+        seconds = time.perf_counter() - start
+        model.save(out / "runs" / v)
+        timing[model.name] = {"train_seconds": round(seconds, 3),
+                              "cells_per_second": round(n_train_cells * epochs / max(seconds, 1e-9), 1)}
+        fitted.append(model)
+    predictors = [get_baseline(n)(data, split).fit() for n in names] + fitted
+    result = evaluate(predictors, data, split, de, n_boot=n_boot, seed=seed)
+    notes = [f"Benchmark: simulated preset `{preset}` (seed {seed}), {data.adata.n_obs} cells × {len(data.genes)} "
+             f"genes, simulation split; {epochs} epochs per variant."]
+    notes += [f"- {k}: trained in {t['train_seconds']} s ({t['cells_per_second']} cells/s)" for k, t in timing.items()]
+    write_report(result, out / "report", title=f"Benchmark ({preset})", plots=plots, notes=notes,
+                 metadata={"preset": preset, "seed": seed, "epochs": epochs, "timing": timing})
+    return result
+
+
+@click.command("benchmark")
+@click.option("--preset", type=click.Choice(["tiny", "small", "norman"]), default="tiny", show_default=True,
+              help="Size of the simulated data (norman ≈ 91 k cells × 5 k genes).")
+@click.option("--models", default=",".join(DEFAULT_VARIANTS), show_default=True,
+              help="BioDSNN variants, comma-separated (full, noVAE, noAttention, noMask, gears, additive_residual).")
+@click.option("--baselines", default="all", show_default=True, help="Comma-separated baselines, 'all' or 'none'.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Benchmark folder (data, split, knowledge, runs, report).")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNGs.")
+def benchmark_command(preset: str, models: str, baselines: str, out_dir: str, epochs: int, seed: int, n_boot: int,
+                      device: str, no_plots: bool) -> None:
+    """Run the paper's Table 2 on simulated data end to end: every variant and baseline, one report.
+
+    Example: biodsnn benchmark --preset small --models full,noVAE,noAttention,noMask,gears --baselines all -o bench/
+    """
+    from biodsnn.evaluate import print_summary
+
+    variants = [m.strip() for m in models.split(",") if m.strip()]
+    if not variants and baselines.strip().lower() in ("", "none"):
+        raise InputError("nothing to benchmark: give --models or --baselines")
+    result = run_benchmark(out_dir, preset=preset, models=variants, baselines=baselines, epochs=epochs, seed=seed,
+                           n_boot=n_boot, plots=not no_plots, device=device)
+    print_summary(result)
+    click.echo(f"{out_dir}/report: report.md, metrics.parquet, summary.json")
+
+
+COMMANDS: list[click.Command] = [evaluate_command, benchmark_command]
