@@ -10,6 +10,9 @@ Example:
     True
 """
 
+from biodsnn.data._batches import Batch, BatchIterator
+from biodsnn.data._de import DEGenes, rank_de_genes, welch_t_scores
+from biodsnn.data._fetch import DATASETS, fetch_dataset
 from biodsnn.data._loading import (
     CONVENTIONS,
     TRUTH_KEY,
@@ -19,22 +22,35 @@ from biodsnn.data._loading import (
     load_perturb_data,
     normalize_log1p,
 )
+from biodsnn.data._simulate import PRESETS, SIM_KEY, gene_universe, simulate, write_h5ad
 from biodsnn.data._splits import KINDS, Split, make_split
 from biodsnn.data.conditions import canonical_condition, condition_genes, format_condition, parse_condition
 
 __all__ = [
     "CONVENTIONS",
+    "DATASETS",
     "KINDS",
+    "PRESETS",
+    "SIM_KEY",
     "TRUTH_KEY",
+    "Batch",
+    "BatchIterator",
+    "DEGenes",
     "PerturbData",
     "PerturbableReport",
     "Split",
     "canonical_condition",
     "check_perturbable",
     "condition_genes",
+    "fetch_dataset",
     "format_condition",
+    "gene_universe",
     "load_perturb_data",
     "make_split",
     "normalize_log1p",
     "parse_condition",
+    "rank_de_genes",
+    "simulate",
+    "welch_t_scores",
+    "write_h5ad",
 ]

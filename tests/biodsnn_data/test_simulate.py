@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from biodsnn.data import TRUTH_KEY, gene_universe, load_perturb_data, parse_condition, simulate
+from reactomenet.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return simulate(preset="tiny", seed=3, progress=False)
+
+
+def test_shape_convention_and_real_genes(tiny) -> None:
+    assert 250 < tiny.n_obs < 500 and tiny.n_vars == 120
+    assert sp.isspmatrix_csr(tiny.X) or sp.issparse(tiny.X)
+    universe, _ = gene_universe()
+    assert set(tiny.var_names) <= set(universe)
+    data = load_perturb_data(tiny)  # GEARS convention, log-normalised: loads without options
+    singles = [c for c in data.conditions if len(parse_condition(c)) == 1]
+    doubles = [c for c in data.conditions if len(parse_condition(c)) == 2]
+    assert len(singles) == 12 and len(doubles) == 10
+    assert all(c.endswith("+ctrl") for c in singles)
+    zeros = 1 - tiny.X.nnz / (tiny.n_obs * tiny.n_vars)
+    assert 0.3 < zeros < 0.9
+
+
+def test_x_is_normalised_log1p_of_counts(tiny) -> None:
+    # expm1 of each cell sums to 1e4 * (measured share of its UMIs) <= 1e4, and the values are log1p(integer * scale)
+    totals = np.asarray(tiny.X.expm1().sum(axis=1)).ravel()
+    assert np.all(totals <= 1e4 + 1e-2) and np.median(totals) > 2e3
+    row = tiny.X[0].toarray().ravel()
+    counts = np.expm1(row[row > 0]) * tiny.obs["n_counts"].iloc[0] / 1e4
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-2)
+
+
+def test_deterministic(tiny) -> None:
+    again = simulate(preset="tiny", seed=3, progress=False)
+    assert (again.X != tiny.X).nnz == 0
+    assert list(again.obs["condition"]) == list(tiny.obs["condition"])
+    np.testing.assert_array_equal(again.uns[TRUTH_KEY]["means"], tiny.uns[TRUTH_KEY]["means"])
+    other = simulate(preset="tiny", seed=4, progress=False)
+    assert list(other.var_names) != list(tiny.var_names) or (other.X != tiny.X).nnz > 0
+
+
+def test_truth_matches_observed_means(tiny) -> None:
+    data = load_perturb_data(tiny)
+    truth = data.true_means
+    assert set(truth) == {"ctrl", *data.conditions}
+    observed = data.control_mean
+    assert np.corrcoef(observed, truth["ctrl"])[0, 1] > 0.9
+    # perturbed genes move in their direction (CRISPRa up, CRISPRi down) in truth and in the data
+    sim = tiny.uns["biodsnn_simulation"]
+    lfc = dict(zip(sim["perturbed_genes"], sim["perturbation_log_fold_change"], strict=True))
+    agree = 0
+    for cond in data.conditions:
+        (g,) = parse_condition(cond)[:1]
+        if len(parse_condition(cond)) != 1:
+            continue
+        j = data.gene_index[g]
+        assert np.sign(truth[cond][j] - truth["ctrl"][j]) == np.sign(lfc[g])
+        agree += np.sign(data.condition_means([cond])[0, j] - observed[j]) == np.sign(lfc[g])
+    assert agree >= 10  # of 12 singles; a few lowly expressed genes may be noisy
+
+
+def test_doubles_are_not_additive(tiny) -> None:
+    data = load_perturb_data(tiny)
+    truth, ctrl = data.true_means, data.true_means["ctrl"]
+    residuals = []
+    for cond in data.conditions:
+        genes = parse_condition(cond)
+        if len(genes) != 2:
+            continue
+        additive = truth[f"{genes[0]}+ctrl"] + truth[f"{genes[1]}+ctrl"] - 2 * ctrl
+        residuals.append(np.abs(truth[cond] - ctrl - additive).max())
+    residuals = np.array(residuals)
+    assert (residuals > 0.1).mean() >= 0.3
+    assert residuals.max() > 0.3
+
+
+def test_triples_and_options() -> None:
+    ad = simulate(
+        preset="tiny",
+        seed=1,
+        n_genes=60,
+        n_singles=6,
+        n_doubles=4,
+        n_triples=2,
+        cells_per_condition=5,
+        n_control=20,
+        mode="interference",
+        progress=False,
+    )
+    data = load_perturb_data(ad)
+    assert sum(len(parse_condition(c)) == 3 for c in data.conditions) == 2
+    assert np.all(ad.uns["biodsnn_simulation"]["perturbation_log_fold_change"] < 0)
+    with pytest.raises(InputError, match="unknown preset"):
+        simulate(preset="huge", progress=False)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="n_genes"):
+        simulate(preset="tiny", n_genes=5, progress=False)
+    with pytest.raises(InputError, match="doubles need more singles"):
+        simulate(preset="tiny", n_singles=3, n_doubles=10, progress=False)
+
+
+def test_write_atomic(tmp_path, tiny) -> None:
+    from biodsnn.data import write_h5ad
+
+    path = write_h5ad(tiny, tmp_path / "sim.h5ad")
+    data = load_perturb_data(path)
+    assert data.true_means is not None and len(data.true_means) == len(data.conditions) + 1
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.h5ad"]
