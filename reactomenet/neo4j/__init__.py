@@ -1,0 +1,58 @@
+"""ReactomeNet on a graph database over Bolt: Neo4j 5, or any server speaking Bolt and Cypher.
+
+Plain Cypher only (no APOC, no GDS; ``elementId()``/``id()`` are never stored or parsed), through the official
+``neo4j`` driver. :func:`load_release` writes a release; :class:`Neo4jBackend` answers the same queries as
+:class:`reactomenet.ReactomeGraph`, with the same answers; :mod:`reactomenet.neo4j.server` runs a local
+ArcadeDB server for users without Neo4j. See docs/neo4j.md.
+
+Example:
+    >>> from reactomenet.neo4j import Neo4jBackend
+    >>> db = Neo4jBackend.connect("bolt://127.0.0.1:7687", "neo4j", password)  # doctest: +SKIP
+    >>> db.pathways_of("TP53", level=2).ids[:1]  # doctest: +SKIP
+    ['R-HSA-109581']
+"""
+
+from reactomenet.neo4j._backend import Neo4jBackend, effective_membership
+from reactomenet.neo4j._connection import (
+    DATABASE_ENV,
+    DEFAULT_URI,
+    DEFAULT_USER,
+    PASSWORD_ENV,
+    URI_ENV,
+    USER_ENV,
+    Connection,
+)
+from reactomenet.neo4j._load import LoadReport, load_release
+from reactomenet.neo4j._schema import all_metadata, read_metadata
+from reactomenet.neo4j.errors import (
+    AuthenticationError,
+    IncompleteLoadError,
+    Neo4jError,
+    NotLoadedError,
+    ReleaseMismatchError,
+    ServerError,
+    ServerUnavailableError,
+)
+
+__all__ = [
+    "DATABASE_ENV",
+    "DEFAULT_URI",
+    "DEFAULT_USER",
+    "PASSWORD_ENV",
+    "URI_ENV",
+    "USER_ENV",
+    "AuthenticationError",
+    "Connection",
+    "IncompleteLoadError",
+    "LoadReport",
+    "Neo4jBackend",
+    "Neo4jError",
+    "NotLoadedError",
+    "ReleaseMismatchError",
+    "ServerError",
+    "ServerUnavailableError",
+    "all_metadata",
+    "effective_membership",
+    "load_release",
+    "read_metadata",
+]
