@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from types import SimpleNamespace
+from typing import ClassVar
 
 import anndata
 import numpy as np
@@ -98,7 +99,7 @@ class FakeSplit:
 class FakeReactome:
     """mask(): genes share a 'pathway' when they are in the same group below; others are missing."""
 
-    groups = [
+    groups: ClassVar[list[list[str]]] = [
         ["TP53", "MDM2", "CDKN1A", "BAX"],
         ["KLF1", "GATA1", "TAL1"],
         ["CDK4", "CCND1", "RB1", "E2F1", "MYC"],
@@ -160,3 +161,11 @@ def split():
 @pytest.fixture
 def reactome():
     return FakeReactome()
+
+
+@pytest.fixture
+def fakes():
+    """The helpers above, for tests (conftest is not importable under --import-mode=importlib)."""
+    return SimpleNamespace(
+        make_data=make_data, FakeSplit=FakeSplit, FakeReactome=FakeReactome, SPLIT=SPLIT, GENES=GENES, FakeData=FakeData
+    )

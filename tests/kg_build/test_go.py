@@ -125,58 +125,11 @@ def test_user_tsv_and_gaf(tmp_path):
     ann = load_go_annotations(tsv, ontologies=["BP", "CC", "MF"])
     assert ann.genes == ["A", "B", "C"] and ann.terms_of("A") == {"GO:0000001", "GO:0000002"}
     gaf = tmp_path / "x.gaf.gz"
+    tail = ["", "", "protein", "taxon:9606", "2020", "X"]
     rows = [
-        [
-            "UniProtKB",
-            "P1",
-            "A",
-            "",
-            "GO:0005515",
-            "PMID:1",
-            "IPI",
-            "",
-            "F",
-            "",
-            "",
-            "protein",
-            "taxon:9606",
-            "2020",
-            "X",
-        ],
-        [
-            "UniProtKB",
-            "P1",
-            "A",
-            "NOT",
-            "GO:0005634",
-            "PMID:1",
-            "IDA",
-            "",
-            "C",
-            "",
-            "",
-            "protein",
-            "taxon:9606",
-            "2020",
-            "X",
-        ],
-        [
-            "UniProtKB",
-            "P2",
-            "B",
-            "",
-            "GO:0005515",
-            "PMID:1",
-            "IEA",
-            "",
-            "F",
-            "",
-            "",
-            "protein",
-            "taxon:9606",
-            "2020",
-            "X",
-        ],
+        ["UniProtKB", "P1", "A", "", "GO:0005515", "PMID:1", "IPI", "", "F", *tail],
+        ["UniProtKB", "P1", "A", "NOT", "GO:0005634", "PMID:1", "IDA", "", "C", *tail],
+        ["UniProtKB", "P2", "B", "", "GO:0005515", "PMID:1", "IEA", "", "F", *tail],
     ]
     with gzip.open(gaf, "wt") as fh:
         fh.write("!gaf-version: 2.2\n" + "\n".join("\t".join(r) for r in rows) + "\n")
