@@ -1,7 +1,258 @@
-"""Commands contributed to a command group (registered through COMMANDS)."""
+"""`biodsnn simulate` and `biodsnn data …`: simulate, fetch, inspect, split and rank DE genes of perturbation data.
+
+Each command parses options and calls one function of :mod:`biodsnn.data`; errors are InputErrors, printed in one line
+by the FriendlyGroup.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from cli._common import FriendlyGroup
+
+CONVENTION_CHOICE = click.Choice(["gears", "perturbench", "pertpy", "cell-eval"])
+
+
+def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --data and the loader options (convention, columns, --normalize) to a command."""
+    options = [
+        click.option(
+            "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Perturbation AnnData (.h5ad)."
+        ),
+        click.option(
+            "--convention",
+            type=CONVENTION_CHOICE,
+            default=None,
+            help="Naming convention of the file (default: detected).",
+        ),
+        click.option("--condition-key", default=None, help="obs column holding the perturbation."),
+        click.option("--control-label", default=None, help="Label of control cells."),
+        click.option("--delimiter", default=None, help="Separator between genes of a combination (default +)."),
+        click.option(
+            "--gene-name-key", default=None, help="var column with gene symbols (default gene_name or var_names)."
+        ),
+        click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def load_from_options(
+    data_path: str,
+    convention: str | None,
+    condition_key: str | None,
+    control_label: str | None,
+    delimiter: str | None,
+    gene_name_key: str | None,
+    normalize: bool,
+) -> Any:
+    """Load data with the options of :func:`data_options`."""
+    from biodsnn.data import load_perturb_data
+
+    return load_perturb_data(
+        data_path,
+        convention=convention,
+        condition_key=condition_key,  # type: ignore[arg-type]
+        control_label=control_label,
+        delimiter=delimiter,
+        gene_name_key=gene_name_key,
+        normalize=normalize,
+    )
+
+
+@click.command("simulate")
+@click.option(
+    "--preset",
+    type=click.Choice(["tiny", "small", "norman"]),
+    default="small",
+    show_default=True,
+    help="Size: tiny (~300 cells × 120 genes), small (~3 k × 500), norman (~91 k × 5 k).",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5ad.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-genes", type=int, default=None, help="Measured genes (override the preset).")
+@click.option("--n-singles", type=int, default=None, help="Single-gene perturbations.")
+@click.option("--n-doubles", type=int, default=None, help="Two-gene perturbations.")
+@click.option("--n-triples", type=int, default=None, help="Three-gene perturbations.")
+@click.option("--cells-per-condition", type=int, default=None, help="Mean cells per perturbation.")
+@click.option("--n-control", type=int, default=None, help="Control cells.")
+@click.option(
+    "--mode",
+    type=click.Choice(["activation", "interference", "mixed"]),
+    default=None,
+    help="CRISPRa, CRISPRi or both (default: the preset's).",
+)
+def simulate_command(
+    preset: str,
+    output: str,
+    seed: int,
+    n_genes: int | None,
+    n_singles: int | None,
+    n_doubles: int | None,
+    n_triples: int | None,
+    cells_per_condition: int | None,
+    n_control: int | None,
+    mode: str | None,
+) -> None:
+    """Simulate a Perturb-seq dataset with a known regulatory network (GEARS convention, truth in uns)."""
+    from biodsnn.data import simulate
+
+    ad = simulate(
+        preset=preset,
+        seed=seed,
+        n_genes=n_genes,
+        n_singles=n_singles,  # type: ignore[arg-type]
+        n_doubles=n_doubles,
+        n_triples=n_triples,
+        cells_per_condition=cells_per_condition,
+        n_control=n_control,
+        mode=mode,
+        output=output,
+    )  # type: ignore[arg-type]
+    n_cond = ad.obs["condition"].nunique() - 1
+    click.echo(f"wrote {output}: {ad.n_obs} cells × {ad.n_vars} genes, {n_cond} perturbations (seed {seed})")
+
+
+@click.group("data", cls=FriendlyGroup)
+def data_group() -> None:
+    """Fetch, inspect, split and rank DE genes of perturbation data."""
+
+
+@data_group.command("fetch")
+@click.argument(
+    "name", type=click.Choice(["norman", "adamson", "dixit", "replogle_k562_essential", "replogle_rpe1_essential"])
+)
+@click.option("--dest", required=True, type=click.Path(file_okay=False), help="Folder to download into.")
+@click.option("--sha256", default=None, help="Expected sha256 of the archive (none is published).")
+def fetch_command(name: str, dest: str, sha256: str | None) -> None:
+    """Download GEARS' NAME dataset from Harvard Dataverse, check, unpack and load it."""
+    from biodsnn.data import fetch_dataset, load_perturb_data
+
+    path = fetch_dataset(name, dest, sha256=sha256)
+    data = load_perturb_data(path)
+    click.echo(f"{path}: {data!r}")
+
+
+@data_group.command("info")
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info_command(as_json: bool, **options: Any) -> None:
+    """Validate a data file and summarise it (cells, genes, conditions, fingerprint)."""
+    from biodsnn.data import parse_condition
+
+    data = load_from_options(**options)
+    sizes: dict[str, int] = {}
+    for c in data.conditions:
+        k = len(parse_condition(c))
+        key = "singles" if k == 1 else "doubles" if k == 2 else "higher-order"
+        sizes[key] = sizes.get(key, 0) + 1
+    info = {
+        "file": options["data_path"],
+        "cells": data.adata.n_obs,
+        "genes": data.adata.n_vars,
+        "control_cells": len(data.control_cells),
+        "conditions": len(data.conditions),
+        **sizes,
+        "sparse": bool(hasattr(data.X, "nnz")),
+        "simulated_truth": data.true_means is not None,
+        "fingerprint": data.fingerprint,
+        "options": data.options,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+    else:
+        for k, v in info.items():
+            click.echo(f"{k}: {v}")
+
+
+@data_group.command("split")
+@data_options
+@click.option(
+    "--kind",
+    type=click.Choice(["simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "no_test", "custom"]),
+    default="simulation",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="custom: JSON object or CSV (condition,split) mapping conditions to train/val/test.",
+)
+@click.option("--train-gene-fraction", type=float, default=0.75, show_default=True, help="simulation split.")
+@click.option("--test-fraction", type=float, default=0.1, show_default=True, help="single/combo splits.")
+@click.option("--val-fraction", type=float, default=0.1, show_default=True, help="single/combo/no_test splits.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output split.json.")
+def split_command(
+    kind: str,
+    seed: int,
+    mapping_path: str | None,
+    train_gene_fraction: float,
+    test_fraction: float,
+    val_fraction: float,
+    output: str,
+    **options: Any,
+) -> None:
+    """Split the conditions of a data file into train/val/test (seeded, leak-free) and write split.json."""
+    from biodsnn.data import make_split
+
+    data = load_from_options(**options)
+    mapping = _read_mapping(mapping_path) if mapping_path else None
+    split = make_split(
+        data.conditions,
+        kind=kind,
+        seed=seed,
+        mapping=mapping,  # type: ignore[arg-type]
+        train_gene_fraction=train_gene_fraction,
+        test_fraction=test_fraction,
+        val_fraction=val_fraction,
+    )
+    split.save(output)
+    summary = ", ".join(f"{k} {v}" for k, v in split.summary().items())
+    click.echo(f"wrote {output}: {summary}")
+
+
+def _read_mapping(path: str) -> dict[str, str]:
+    from reactomenet.errors import InputError
+
+    text = Path(path).read_text()
+    if path.endswith(".json"):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path} is not valid JSON ({exc.msg}); give an object condition → split") from exc
+        if not isinstance(obj, dict):
+            raise InputError(f"{path} must hold a JSON object mapping condition → train/val/test")
+        return {str(k): str(v) for k, v in obj.items()}
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if not {"condition", "split"} <= set(frame.columns):
+        raise InputError(f"{path} needs columns condition and split (has {', '.join(frame.columns)})")
+    return dict(zip(frame["condition"].astype(str), frame["split"].astype(str), strict=True))
+
+
+@data_group.command("de")
+@data_options
+@click.option("--n-top", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--method", type=click.Choice(["t-test", "wilcoxon"]), default="t-test", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .parquet.")
+def de_command(n_top: int, method: str, output: str, **options: Any) -> None:
+    """Rank DE genes of every condition against control and write them (Parquet, with the data fingerprint)."""
+    from biodsnn.data import rank_de_genes
+
+    data = load_from_options(**options)
+    de = rank_de_genes(data, n_top=n_top, method=method)  # type: ignore[arg-type]
+    de.save(output)
+    click.echo(f"wrote {output}: top {de.n_top} DE genes of {len(de.top)} conditions ({method})")
+
+
+COMMANDS: list[click.Command] = [simulate_command, data_group]

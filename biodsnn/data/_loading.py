@@ -288,6 +288,38 @@ def normalize_log1p(x: sp.spmatrix | np.ndarray, target_sum: float = TARGET_SUM)
     return np.log1p(arr * scale).astype(np.float32)
 
 
+def _resolve_convention(
+    obs: pd.DataFrame,
+    convention: str | None,
+    condition_key: str | None,
+    control_label: str | None,
+    delimiter: str | None,
+) -> tuple[str, str, str]:
+    """Fill unset options from the preset, or (no preset) from the first convention whose column and label fit."""
+    if convention is not None:
+        preset = CONVENTIONS[convention]
+    else:
+        preset = CONVENTIONS["gears"]
+        fits = [p for p in CONVENTIONS.values() if p["condition_key"] == (condition_key or p["condition_key"])]
+        present = [p for p in fits if p["condition_key"] in obs.columns]
+        for p in present:
+            label = control_label or p["control_label"]
+            if (obs[p["condition_key"]].astype(str) == label).any():
+                preset = p
+                break
+        else:
+            if present:
+                preset = present[0]
+            elif condition_key is not None and condition_key in obs.columns and control_label is None:
+                values = set(obs[condition_key].astype(str))
+                preset = next((p for p in CONVENTIONS.values() if p["control_label"] in values), preset)
+    return (
+        condition_key or preset["condition_key"],
+        control_label if control_label is not None else preset["control_label"],
+        delimiter if delimiter is not None else preset["delimiter"],
+    )
+
+
 def load_perturb_data(
     source: str | os.PathLike[str] | anndata.AnnData,
     *,
@@ -302,15 +334,17 @@ def load_perturb_data(
 ) -> PerturbData:
     """Load and validate a perturbation AnnData (a path to ``.h5ad`` or an AnnData object).
 
-    The default convention is GEARS' (``obs['condition']``, ``ctrl``, ``+``). ``convention`` picks a preset
-    (``gears``, ``perturbench``, ``pertpy``, ``cell-eval``); explicit ``condition_key`` / ``control_label`` /
-    ``delimiter`` override it. Conditions are rewritten canonically into ``obs['condition']`` (the original column
-    is kept when it has another name). Gene names come from ``var[gene_name_key]``, else ``var['gene_name']`` when
-    present, else ``var_names``.
+    ``convention`` picks a preset (``gears``: ``obs['condition']`` with ``ctrl``; ``perturbench``: ``condition`` with
+    ``control``; ``pertpy``: ``perturbation`` with ``control``; ``cell-eval``: ``target_gene`` with ``non-targeting``;
+    ``+`` between genes). Without one, the first preset whose column exists and holds its control label is used
+    (GEARS' when none fits). Explicit ``condition_key`` / ``control_label`` / ``delimiter`` override the preset.
+    Conditions are rewritten canonically into ``obs['condition']`` (an original ``condition`` column of another
+    meaning is kept as ``condition_original``). Gene names come from ``var[gene_name_key]``, else
+    ``var['gene_name']`` when present, else ``var_names``.
 
     Args:
         source: Path to an ``.h5ad`` file or an in-memory AnnData (not modified: a shallow copy is taken).
-        convention: A preset naming the condition column and control label.
+        convention: A preset naming the condition column and control label (default: detected).
         condition_key: obs column holding the perturbation.
         control_label: The label of control cells.
         delimiter: Separator between genes of a combination.
@@ -336,14 +370,8 @@ def load_perturb_data(
     """
     import anndata
 
-    preset = CONVENTIONS["gears"]
-    if convention is not None:
-        if convention not in CONVENTIONS:
-            raise InputError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
-        preset = CONVENTIONS[convention]
-    condition_key = condition_key or preset["condition_key"]
-    control_label = control_label if control_label is not None else preset["control_label"]
-    delimiter = delimiter if delimiter is not None else preset["delimiter"]
+    if convention is not None and convention not in CONVENTIONS:
+        raise InputError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
     name = "<AnnData>"
     if isinstance(source, anndata.AnnData):
         adata = (
@@ -369,6 +397,9 @@ def load_perturb_data(
             raise InputError(f"cannot read {path} as an .h5ad AnnData file ({exc}); check the file") from exc
 
     # --- conditions
+    condition_key, control_label, delimiter = _resolve_convention(
+        adata.obs, convention, condition_key, control_label, delimiter
+    )
     if condition_key not in adata.obs.columns:
         cols = ", ".join(map(str, adata.obs.columns)) or "none"
         hint = ""

@@ -31,10 +31,21 @@ def test_four_conventions_from_file(convention: str, tmp_path, make_adata) -> No
     assert again.fingerprint == data.fingerprint
 
 
-def test_missing_column_names_available_and_suggests_convention(make_adata) -> None:
-    ad = make_adata(key="perturbation", control="control", conditions=["control", "G0"])
-    with pytest.raises(InputError, match=r"no column 'condition'.*perturbation.*convention='pertpy'"):
+@pytest.mark.parametrize("convention", list(CONVENTION_FILES))
+def test_convention_detected_without_flag(convention: str, make_adata) -> None:
+    key, control, conds = CONVENTION_FILES[convention]
+    data = load_perturb_data(make_adata(conditions=conds, key=key, control=control))
+    assert data.conditions == ["G0+G1", "G0+ctrl", "G1+ctrl"]
+    assert data.options["condition_key"] == key and data.options["control_label"] == control
+
+
+def test_missing_column_names_available(make_adata) -> None:
+    ad = make_adata(key="guide", control="control", conditions=["control", "G0"])
+    with pytest.raises(InputError, match=r"no column 'condition' \(available: guide\).*--condition-key"):
         load_perturb_data(ad)
+    with pytest.raises(InputError, match=r"no column 'perturbation'.*convention='cell-eval'"):
+        load_perturb_data(make_adata(key="target_gene", conditions=["ctrl", "G0"]), condition_key="perturbation")
+    assert load_perturb_data(ad, condition_key="guide").conditions == ["G0+ctrl"]
 
 
 def test_no_control_cells(make_adata) -> None:
