@@ -1,0 +1,417 @@
+"""The knowledge bundle: a folder of Parquet files plus ``manifest.json``, written atomically, and its loader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kg_build._topk import Graph
+from kg_build.coexpression import coexpression_graph, pearson_matrix, training_cells
+from kg_build.go import (
+    BUNDLED_PARENTS,
+    DEFAULT_RELATIONS,
+    ONTOLOGIES,
+    GoAnnotations,
+    bundled_path,
+    file_sha256,
+    go_graph,
+    load_go_annotations,
+    perturbable_genes,
+)
+from kg_build.mask import mask_from_reactome
+from reactomenet.errors import InputError, NotFoundError
+
+FORMAT = "biodsnn-knowledge-bundle"
+FORMAT_VERSION = 1
+FILES = ("go_graph.parquet", "coexpression.parquet", "attention_mask.parquet", "genes.parquet", "manifest.json")
+_ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(\.\d+)?$")
+
+
+def _version() -> str:
+    from reactomenet import __version__
+
+    return __version__
+
+
+def data_symbols(genes: Sequence[str], known: Iterable[str], *, map_genes: bool = False) -> list[str | None]:
+    """The symbol used for knowledge look-ups of each measured gene; refuse names that are not symbols.
+
+    With ``map_genes`` the names go through ``reactomenet.GeneMapper`` (Ensembl ids and aliases → HGNC symbols;
+    None where unmapped). Without it, the names must already be symbols: if none is a known symbol, or most look
+    like Ensembl ids, InputError suggests the mapping.
+
+    Example:
+        >>> data_symbols(["TP53", "MDM2"], {"TP53", "MDM2"})
+        ['TP53', 'MDM2']
+    """
+    genes = list(genes)
+    known = set(known)
+    if map_genes:
+        from reactomenet import GeneMapper
+
+        result = GeneMapper.load().map(genes)
+        symbols = list(result.symbols)
+        if not any(s in known for s in symbols if s):
+            raise InputError(
+                f"none of the {len(genes)} measured genes maps to a known gene symbol (e.g. {', '.join(genes[:3])}); "
+                "check the organism (human) and the gene column (--gene-name-key)"
+            )
+        return symbols
+    ensembl = sum(bool(_ENSEMBL.match(g)) for g in genes)
+    if ensembl > len(genes) / 2 or not any(g in known for g in genes):
+        what = "look like Ensembl ids" if ensembl > len(genes) / 2 else "are not known gene symbols"
+        raise InputError(
+            f"the data's gene names {what} (e.g. {', '.join(genes[:3])}); pass --map-genes (map_genes=True) to map "
+            "Ensembl ids and aliases to symbols with reactomenet.GeneMapper, or --gene-name-key with a symbol column"
+        )
+    return list(genes)
+
+
+def _perturbed_genes(data: Any) -> list[str]:
+    out: set[str] = set()
+    for c in data.conditions:
+        out.update(data.condition_genes(c))
+    return sorted(out)
+
+
+def _resolve_split(split: Any) -> tuple[Any, str | None]:
+    if split is None:
+        raise InputError(
+            "no split given: the co-expression graph and the mask use training cells only; pass --split run/split.json "
+            "(make one with `biodsnn data split`)"
+        )
+    if isinstance(split, str | os.PathLike):
+        from biodsnn.data import Split
+
+        return Split.load(split), str(split)
+    return split, None
+
+
+def _release_provenance(reactome: Any) -> dict[str, Any]:
+    release = getattr(reactome, "release", None)
+    if release is None:
+        return {}
+    if hasattr(release, "provenance"):
+        return dict(release.provenance())
+    return {"sha256": dict(getattr(release, "sha256", {})), "species": getattr(release, "species", None)}
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def genes_frame(measured: Sequence[str], symbols: Sequence[str | None], perturbable: Sequence[str]) -> pd.DataFrame:
+    """``genes.parquet``: one row per measured or perturbable gene, with its index in each list (−1: not in it).
+
+    Measured genes come first, in data order; perturbable genes that are not measured follow, sorted. A perturbable
+    gene (a symbol) shares the row of the measured gene with that symbol.
+
+    Example:
+        >>> genes_frame(["A", "B"], ["A", "B"], ["B", "C"]).to_dict("list")["perturbable_index"]
+        [-1, 0, 1]
+    """
+    p_index = {g: k for k, g in enumerate(perturbable)}
+    rows = []
+    seen: set[str] = set()
+    for k, (g, s) in enumerate(zip(measured, symbols, strict=True)):
+        rows.append((g, s, k, p_index.get(s, -1) if s else -1))
+        if s in p_index:
+            seen.add(s)
+    rows += [(g, g, -1, p_index[g]) for g in perturbable if g not in seen]
+    frame = pd.DataFrame(rows, columns=["gene", "symbol", "measured_index", "perturbable_index"])
+    return frame.astype({"measured_index": np.int64, "perturbable_index": np.int64})
+
+
+def build_bundle(
+    data: Any,
+    split: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    level: int = 3,
+    go_top_k: int = 20,
+    go_min_similarity: float = 0.1,
+    coexpr_top_k: int = 20,
+    coexpr_threshold: float = 0.4,
+    mask_top_k: int = 20,
+    mask_threshold: float = 0.4,
+    go_table: str | os.PathLike[str] | None = None,
+    ontologies: Iterable[str] = ONTOLOGIES,
+    drop_evidence: Iterable[str] = (),
+    propagate: bool = False,
+    relations: Iterable[str] = DEFAULT_RELATIONS,
+    perturbable: Iterable[str] | None = None,
+    map_genes: bool = False,
+    reactome: Any = None,
+    data_path: str | os.PathLike[str] | None = None,
+    chunk_size: int = 4096,
+    progress: bool = False,
+) -> Path:
+    """Build the knowledge bundle for ``data`` and ``split`` into the folder ``out_dir`` (atomically).
+
+    Writes ``go_graph.parquet``, ``coexpression.parquet``, ``attention_mask.parquet``, ``genes.parquet``,
+    ``split.json`` and ``manifest.json``. Co-expression and the mask's fallback use training cells only (control
+    cells plus the split's training conditions).
+
+    Args:
+        data: a ``biodsnn.data.PerturbData``.
+        split: a ``biodsnn.data.Split`` or the path of a saved split (required).
+        out_dir: the bundle folder (replaced only when the new one is complete).
+        level: Reactome pathway level of the mask.
+        go_top_k, go_min_similarity: GO graph neighbours per gene and minimum Jaccard (strict).
+        coexpr_top_k, coexpr_threshold: co-expression neighbours per gene and minimum ``|r|`` (strict).
+        mask_top_k, mask_threshold: the mask's fallback partners per gene absent from Reactome, minimum ``|r|``.
+        go_table: gene→GO table or GAF file (default: the bundled org.Hs.eg.db 3.16.0 table).
+        ontologies, drop_evidence, propagate, relations: GO filters (see :func:`kg_build.load_go_annotations`).
+        perturbable: genes that can be perturbed (default: all annotated genes); the data's perturbed genes that
+            have a GO annotation are always added.
+        map_genes: map the data's gene names (Ensembl ids, aliases) to symbols with ``reactomenet.GeneMapper``.
+        reactome: a ``reactomenet.ReactomeGraph`` (default: ``ReactomeGraph.load()``).
+        data_path: the data file's path, recorded in the manifest.
+        chunk_size: cells per chunk when streaming the correlation.
+        progress: show progress bars.
+
+    Example:
+        >>> from biodsnn.data import load_perturb_data, make_split, simulate  # doctest: +SKIP
+        >>> data = load_perturb_data(simulate(preset="tiny", seed=0))  # doctest: +SKIP
+        >>> build_bundle(data, make_split(data.conditions, seed=1), "knowledge/")  # doctest: +SKIP
+        PosixPath('knowledge')
+    """
+    from reactomenet.io import atomic_directory, write_json, write_parquet
+
+    split, split_path = _resolve_split(split)
+    annotations = load_go_annotations(
+        go_table, ontologies=ontologies, drop_evidence=drop_evidence, propagate=propagate, relations=relations
+    )
+    if reactome is None:
+        from reactomenet import ReactomeGraph
+
+        reactome = ReactomeGraph.load()
+    genes = list(data.genes)
+    symbols = data_symbols(genes, annotations.genes, map_genes=map_genes)
+    perturbed = _perturbed_genes(data)
+    if map_genes:
+        from reactomenet import GeneMapper
+
+        perturbed = sorted({s for s in GeneMapper.load().map(perturbed).symbols if s})
+    nodes = perturbable_genes(annotations, perturbable, perturbed=perturbed)
+    if not nodes:
+        raise InputError("no perturbable gene has a GO annotation; give --perturbable genes that GO annotates")
+    if perturbed and not set(perturbed) & set(annotations.genes):
+        raise InputError(
+            f"none of the {len(perturbed)} perturbed genes has a GO annotation (e.g. {', '.join(perturbed[:3])}); "
+            "are the condition names gene symbols?"
+        )
+    rows = training_cells(data, split)
+    corr = pearson_matrix(data.adata.X, rows, chunk_size=chunk_size, progress=progress)
+    mask = mask_from_reactome(
+        reactome, genes, corr, level=level, top_k=mask_top_k, threshold=mask_threshold, symbols=symbols
+    )
+    coexpr = coexpression_graph(corr, genes, top_k=coexpr_top_k, threshold=coexpr_threshold)
+    del corr
+    go = go_graph(annotations, nodes, top_k=go_top_k, min_similarity=go_min_similarity, progress=progress)
+    gframe = genes_frame(genes, symbols, nodes)
+    parameters = {
+        "level": level,
+        "go_top_k": go_top_k,
+        "go_min_similarity": go_min_similarity,
+        "coexpr_top_k": coexpr_top_k,
+        "coexpr_threshold": coexpr_threshold,
+        "mask_top_k": mask_top_k,
+        "mask_threshold": mask_threshold,
+        "go": annotations.options,
+        "perturbable": "all annotated genes" if perturbable is None else "user list",
+        "map_genes": bool(map_genes),
+    }
+    go_input = {"path": annotations.source, "sha256": annotations.sha256}
+    if propagate:
+        go_input["parents_sha256"] = file_sha256(bundled_path(BUNDLED_PARENTS))
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package": "kg_build",
+        "package_version": _version(),
+        "inputs": {
+            "reactome": _release_provenance(reactome),
+            "go": go_input,
+            "data": {
+                "path": str(data_path or getattr(data, "source", None) or ""),
+                "fingerprint": data.fingerprint,
+                "options": dict(getattr(data, "options", {}) or {}),
+            },
+            "split": {
+                "path": split_path,
+                "fingerprint": split.fingerprint,
+                "kind": getattr(split, "kind", None),
+                "seed": getattr(split, "seed", None),
+            },
+        },
+        "parameters": parameters,
+        "counts": {
+            "measured_genes": len(genes),
+            "perturbable_genes": len(nodes),
+            "training_cells": int(rows.size),
+            "go_edges": go.n_edges,
+            "coexpression_edges": coexpr.n_edges,
+            "mask_pairs": int(mask.i.size),
+            "perturbed_genes": len(perturbed),
+            "perturbed_without_go": sorted(set(perturbed) - set(nodes)),
+            "measured_without_symbol": sum(s is None for s in symbols),
+        },
+        "mask": mask.report(),
+    }
+    meta = {"bundle": FORMAT, "data_fingerprint": data.fingerprint, "split_fingerprint": split.fingerprint}
+    target = Path(out_dir)
+    with atomic_directory(target) as tmp:
+        write_parquet(go.to_frame(), tmp / "go_graph.parquet", {**meta, "kind": "go_graph", **annotations.options})
+        write_parquet(coexpr.to_frame(), tmp / "coexpression.parquet", {**meta, "kind": "coexpression"})
+        write_parquet(mask.to_frame(), tmp / "attention_mask.parquet", {**meta, "kind": "attention_mask"})
+        write_parquet(gframe, tmp / "genes.parquet", {**meta, "kind": "genes"})
+        split.save(tmp / "split.json")
+        manifest["files"] = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        write_json(manifest, tmp / "manifest.json")
+    return target
+
+
+@dataclass(frozen=True)
+class EdgeSet:
+    """Torch-geometric-ready edges: ``edge_index`` (np.int64 [2, E]), ``weight`` (np.float32 [E]) or ``source``.
+
+    Example:
+        >>> e = EdgeSet(np.zeros((2, 0), np.int64), np.zeros(0, np.float32))
+        >>> e.num_edges
+        0
+    """
+
+    edge_index: np.ndarray
+    weight: np.ndarray | None = None
+    source: np.ndarray | None = None
+
+    @property
+    def num_edges(self) -> int:
+        """Number of edges."""
+        return int(self.edge_index.shape[1])
+
+
+def _edges(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
+    return np.vstack([frame[a].to_numpy(np.int64), frame[b].to_numpy(np.int64)]).reshape(2, -1)
+
+
+class KnowledgeBundle:
+    """A knowledge bundle read back from its folder (see ``docs/knowledge-bundle.md``).
+
+    Attributes:
+        genes: measured genes (order = ``data.genes``).
+        perturbable_genes: GO-graph nodes.
+        coexpression: edges over ``genes`` with ``weight`` (|r|).
+        go_graph: edges over ``perturbable_genes`` with ``weight`` (Jaccard).
+        mask: pairs over ``genes`` (diagonal included) with ``source``.
+        manifest: the parsed ``manifest.json``.
+        genes_table: ``genes.parquet`` as a DataFrame.
+
+    Example:
+        >>> kb = KnowledgeBundle.load("knowledge/")  # doctest: +SKIP
+        >>> kb.go_graph.edge_index.shape[0]  # doctest: +SKIP
+        2
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any], genes_table: pd.DataFrame, frames: dict[str, Any]):
+        self.path = path
+        self.manifest = manifest
+        self.genes_table = genes_table
+        measured = genes_table[genes_table["measured_index"] >= 0].sort_values("measured_index")
+        pert = genes_table[genes_table["perturbable_index"] >= 0].sort_values("perturbable_index")
+        self.genes: list[str] = measured["gene"].astype(str).tolist()
+        self.perturbable_genes: list[str] = pert["symbol"].astype(str).tolist()
+        go, co, mk = frames["go_graph"], frames["coexpression"], frames["attention_mask"]
+        self.go_graph = EdgeSet(_edges(go, "source", "target"), go["weight"].to_numpy(np.float32))
+        self.coexpression = EdgeSet(_edges(co, "source", "target"), co["weight"].to_numpy(np.float32))
+        self.mask = EdgeSet(_edges(mk, "i", "j"), source=mk["source"].to_numpy(dtype=str))
+
+    def __repr__(self) -> str:
+        return (
+            f"KnowledgeBundle({self.path}: {len(self.genes)} genes, {len(self.perturbable_genes)} perturbable, "
+            f"{self.go_graph.num_edges} GO edges, {self.coexpression.num_edges} co-expression edges, "
+            f"{self.mask.num_edges} mask pairs)"
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> KnowledgeBundle:
+        """Read a bundle folder written by :func:`build_bundle`; refuses a folder that is not one.
+
+        Example:
+            >>> KnowledgeBundle.load("no/such/folder")
+            Traceback (most recent call last):
+            ...
+            reactomenet.errors.NotFoundError: knowledge bundle no/such/folder not found; build one with `kg-build ...
+        """
+        p = Path(path)
+        if not p.is_dir():
+            raise NotFoundError(f"knowledge bundle {p} not found; build one with `kg-build bundle`")
+        absent = [f for f in FILES if not (p / f).is_file()]
+        if absent:
+            raise NotFoundError(f"{p} is not a complete knowledge bundle (no {', '.join(absent)}); rebuild it")
+        try:
+            manifest = json.loads((p / "manifest.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p / 'manifest.json'} is not valid JSON ({exc.msg}); rebuild the bundle") from exc
+        if manifest.get("format") != FORMAT:
+            raise InputError(f"{p} is not a {FORMAT} (manifest format {manifest.get('format')!r}); rebuild it")
+        if manifest.get("format_version", 0) > FORMAT_VERSION:
+            raise InputError(f"{p} was written by a newer kg_build (format {manifest['format_version']}); upgrade")
+        names = ("go_graph", "coexpression", "attention_mask")
+        frames = {name: pd.read_parquet(p / f"{name}.parquet") for name in names}
+        return cls(p, manifest, pd.read_parquet(p / "genes.parquet"), frames)
+
+    def check_compatible(self, data: Any, split: Any, *, check_data: bool = True) -> None:
+        """Raise InputError (one line naming what differs) unless the bundle was built for ``data`` and ``split``.
+
+        Checks the measured genes (names and order), the split's fingerprint and, with ``check_data``, the data
+        fingerprint (the co-expression graph depends on the cells).
+
+        Example:
+            >>> kb.check_compatible(data, split)  # doctest: +SKIP
+        """
+        genes = list(data.genes)
+        if genes != self.genes:
+            if len(genes) != len(self.genes):
+                detail = f"{len(self.genes)} genes in the bundle vs {len(genes)} in the data"
+            else:
+                k = next(k for k, (a, b) in enumerate(zip(self.genes, genes, strict=True)) if a != b)
+                detail = f"gene {k} is {self.genes[k]} in the bundle but {genes[k]} in the data"
+            raise InputError(f"knowledge bundle {self.path} was built for other genes ({detail}); rebuild it")
+        want = self.manifest["inputs"]["split"]["fingerprint"]
+        if split.fingerprint != want:
+            raise InputError(
+                f"knowledge bundle {self.path} was built for another split (fingerprint {want[:12]}… vs "
+                f"{split.fingerprint[:12]}…); rebuild it with this split"
+            )
+        have = self.manifest["inputs"]["data"]["fingerprint"]
+        if check_data and data.fingerprint != have:
+            raise InputError(
+                f"knowledge bundle {self.path} was built from other data (fingerprint {have[:12]}… vs "
+                f"{data.fingerprint[:12]}…); rebuild it for this data file"
+            )
+
+
+__all__ = [
+    "EdgeSet",
+    "GoAnnotations",
+    "Graph",
+    "KnowledgeBundle",
+    "build_bundle",
+    "data_symbols",
+    "genes_frame",
+]
