@@ -272,8 +272,8 @@ def normalize_log1p(x: sp.spmatrix | np.ndarray, target_sum: float = TARGET_SUM)
 
     Example:
         >>> import numpy as np
-        >>> np.round(normalize_log1p(np.array([[1.0, 3.0]]), target_sum=4), 3).tolist()
-        [[0.693, 1.386]]
+        >>> [round(float(v), 3) for v in normalize_log1p(np.array([[1.0, 3.0]]), target_sum=4)[0]]
+        [0.693, 1.386]
     """
     if sp.issparse(x):
         out = sp.csr_matrix(x, dtype=np.float32, copy=True)

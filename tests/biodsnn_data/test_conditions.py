@@ -40,3 +40,12 @@ def test_round_trip(genes: set[str]) -> None:
     name = format_condition(genes)
     assert parse_condition(name) == tuple(sorted(genes))
     assert format_condition(parse_condition(name)) == name
+
+
+def test_import_loads_no_torch_or_scanpy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, biodsnn.data; print('torch' in sys.modules, 'scanpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
