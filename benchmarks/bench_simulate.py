@@ -43,8 +43,10 @@ def main() -> None:
     ad = simulate(preset=args.preset, seed=args.seed, output=path, progress=False)
     shape, nnz = ad.shape, ad.X.nnz
     del ad
-    print(f"simulate+write  {time.perf_counter() - t:7.1f} s   peak {peak_gb():.2f} GB   {shape[0]} cells × {shape[1]} "
-          f"genes, {nnz / (shape[0] * shape[1]):.1%} non-zero, file {path.stat().st_size / 1e9:.2f} GB")
+    print(
+        f"simulate+write  {time.perf_counter() - t:7.1f} s   peak {peak_gb():.2f} GB   {shape[0]} cells × {shape[1]} "
+        f"genes, {nnz / (shape[0] * shape[1]):.1%} non-zero, file {path.stat().st_size / 1e9:.2f} GB"
+    )
 
     t = time.perf_counter()
     data = load_perturb_data(path)
@@ -68,20 +70,29 @@ def main() -> None:
         if i + 1 >= args.batches:
             break
     dt = time.perf_counter() - t
-    print(f"batches         {dt:7.1f} s   peak {peak_gb():.2f} GB   {n} cells, {n / dt:.0f} cells/s, "
-          f"{n_cond / max(i + 1, 1):.2f} distinct conditions per batch")
+    print(
+        f"batches         {dt:7.1f} s   peak {peak_gb():.2f} GB   {n} cells, {n / dt:.0f} cells/s, "
+        f"{n_cond / max(i + 1, 1):.2f} distinct conditions per batch"
+    )
 
     if args.compare_scanpy:
+        import warnings
+
         import scanpy as sc
 
+        warnings.simplefilter("ignore")  # scanpy's DataFrame fragmentation warnings
+
         t = time.perf_counter()
-        sc.tl.rank_genes_groups(data.adata, "condition", reference="ctrl", method="t-test", rankby_abs=True,
-                                n_genes=20, use_raw=False)
+        sc.tl.rank_genes_groups(
+            data.adata, "condition", reference="ctrl", method="t-test", rankby_abs=True, n_genes=20, use_raw=False
+        )
         t_sc = time.perf_counter() - t
         names = data.adata.uns["rank_genes_groups"]["names"]
         same = sum(set(map(str, names[c])) == set(de.names(c)) for c in data.conditions)
-        print(f"scanpy t-test   {t_sc:7.1f} s   peak {peak_gb():.2f} GB   ours is {t_sc / t_de:.1f}× faster; "
-              f"same top-20 set for {same}/{len(data.conditions)} conditions")
+        print(
+            f"scanpy t-test   {t_sc:7.1f} s   peak {peak_gb():.2f} GB   ours is {t_sc / t_de:.1f}× faster; "
+            f"same top-20 set for {same}/{len(data.conditions)} conditions"
+        )
 
 
 if __name__ == "__main__":

@@ -92,24 +92,51 @@ class DEGenes:
 
 
 def _group_stats(x: sp.csr_matrix | np.ndarray, groups: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Per-group n, mean and unbiased variance (float64), by two sparse products."""
-    n_obs = x.shape[0]
-    rows = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups)])
-    cols = np.concatenate(groups)
-    ind = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(groups), n_obs))
+    """Per-group n, mean and unbiased variance (float64).
+
+    Sparse X: one pass over its non-zeros in row chunks, summing values and squares into (group, gene) bins with
+    ``np.bincount`` (a cell belongs to at most one group), so nothing the size of X is allocated.
+    """
+    n_obs, n_genes = x.shape
+    k = len(groups)
     n = np.array([len(g) for g in groups], dtype=np.float64)[:, None]
+    label = np.full(n_obs, k, dtype=np.int64)  # k: in no group
+    for i, g in enumerate(groups):
+        label[g] = i
     if sp.issparse(x):
-        s1 = np.asarray((ind @ x).todense())
-        s2 = np.asarray((ind @ x.multiply(x)).todense())
+        s1 = np.zeros((k + 1) * n_genes)
+        s2 = np.zeros((k + 1) * n_genes)
+        step = max(1, 20_000_000 // max(n_genes, 1))
+        for start in range(0, n_obs, step):
+            stop = min(start + step, n_obs)
+            lo, hi = x.indptr[start], x.indptr[stop]
+            rows = np.repeat(label[start:stop], np.diff(x.indptr[start : stop + 1]))
+            key = rows * n_genes + x.indices[lo:hi]
+            vals = x.data[lo:hi].astype(np.float64)
+            s1 += np.bincount(key, weights=vals, minlength=s1.size)
+            s2 += np.bincount(key, weights=vals * vals, minlength=s2.size)
+        s1 = s1.reshape(k + 1, n_genes)[:k]
+        s2 = s2.reshape(k + 1, n_genes)[:k]
     else:
         xd = np.asarray(x, dtype=np.float64)
-        s1 = ind @ xd
-        s2 = ind @ (xd * xd)
+        s1 = np.stack([xd[g].sum(axis=0) for g in groups])
+        s2 = np.stack([(xd[g] ** 2).sum(axis=0) for g in groups])
     mean = s1 / n
     with np.errstate(invalid="ignore", divide="ignore"):
         var = (s2 - n * mean**2) / (n - 1)
     var = np.maximum(var, 0.0)
     return n, mean, var
+
+
+def _welch(data: PerturbData, conditions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Welch t scores (n_cond, G) and the group means (control first)."""
+    groups = [data.control_cells] + [data.cells_of(c) for c in conditions]
+    n, mean, var = _group_stats(data.X, groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = np.sqrt(var[1:] / n[1:] + var[:1] / n[:1])
+        scores = (mean[1:] - mean[:1]) / denom
+    scores[~np.isfinite(scores)] = 0.0
+    return scores, mean
 
 
 def welch_t_scores(data: PerturbData, conditions: Sequence[str]) -> np.ndarray:
@@ -121,13 +148,7 @@ def welch_t_scores(data: PerturbData, conditions: Sequence[str]) -> np.ndarray:
         >>> welch_t_scores(data, data.conditions[:2]).shape == (2, len(data.genes))
         True
     """
-    groups = [data.control_cells] + [data.cells_of(c) for c in conditions]
-    n, mean, var = _group_stats(data.X, groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denom = np.sqrt(var[1:] / n[1:] + var[:1] / n[:1])
-        scores = (mean[1:] - mean[:1]) / denom
-    scores[~np.isfinite(scores)] = 0.0
-    return scores
+    return _welch(data, conditions)[0]
 
 
 def _wilcoxon_scores(data: PerturbData, conditions: Sequence[str]) -> np.ndarray:
@@ -199,10 +220,13 @@ def rank_de_genes(
             if cached.fingerprint == data.fingerprint and set(cached.top) == set(conds):
                 data._de_cache[key] = cached
                 return cached
-    scores = welch_t_scores(data, conds) if method == "t-test" else _wilcoxon_scores(data, conds)
+    if method == "t-test":
+        scores, means = _welch(data, conds)
+        cond_means, ctrl_zero = means[1:], means[0] == 0
+    else:
+        scores = _wilcoxon_scores(data, conds)
+        cond_means, ctrl_zero = data.condition_means(conds), data.control_mean == 0
     order = np.argsort(-np.abs(scores), axis=1, kind="stable")
-    cond_means = data.condition_means(conds)
-    ctrl_zero = data.control_mean == 0
     top, non_dropout = {}, {}
     for i, cond in enumerate(conds):
         top[cond] = order[i, :n_top].astype(np.int64)

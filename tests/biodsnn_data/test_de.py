@@ -77,3 +77,15 @@ def test_bad_options(data) -> None:
         rank_de_genes(data, method="anova")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="n_top"):
         rank_de_genes(data, n_top=0)
+
+
+def test_dense_and_sparse_x_give_the_same_ranking(data) -> None:
+    dense = data.adata.copy()
+    dense.X = dense.X.toarray()
+    other = load_perturb_data(dense)
+    np.testing.assert_allclose(
+        welch_t_scores(other, data.conditions), welch_t_scores(data, data.conditions), rtol=1e-9, atol=1e-9
+    )
+    a, b = rank_de_genes(other), rank_de_genes(data)
+    assert all(np.array_equal(a.top[c], b.top[c]) for c in data.conditions)
+    assert all(np.array_equal(a.top_non_dropout[c], b.top_non_dropout[c]) for c in data.conditions)
