@@ -77,3 +77,25 @@ def test_linear_matches_a_plain_ridge_computation():
         expected = g @ w @ emb(c) + b[:, 0] + ctrl
         assert np.allclose(model.predict_means([c])[0], expected)
     assert model.gene_embedding.shape == (len(data.genes), 3)
+
+
+def test_no_leakage_on_real_perturb_data():
+    """Rewrite the expression of every test and validation cell of a simulated AnnData: no baseline moves."""
+    from biodsnn.data import load_perturb_data, make_split, simulate
+
+    ad = simulate(preset="tiny", seed=3, progress=False)
+    data = load_perturb_data(ad.copy())
+    split = make_split(data.conditions, kind="simulation", seed=2)
+    held_out = set(split.test) | set(split.val)
+    tampered_ad = ad.copy()
+    rows = np.flatnonzero(tampered_ad.obs["condition"].astype(str).isin(held_out).to_numpy())
+    x = tampered_ad.X.toarray() if hasattr(tampered_ad.X, "toarray") else np.asarray(tampered_ad.X)
+    x[rows] = x[rows][:, ::-1] + 1.0
+    tampered_ad.X = type(ad.X)(x) if hasattr(ad.X, "toarray") else x
+    tampered = load_perturb_data(tampered_ad)
+    assert not np.allclose(tampered.condition_means(split.test), data.condition_means(split.test))
+    conds = split.test + split.val + split.train
+    for name in list_baselines():
+        a = get_baseline(name)(data, split).fit().predict_means(conds)
+        b = get_baseline(name)(tampered, split).fit().predict_means(conds)
+        assert np.allclose(a, b, rtol=0, atol=1e-6), name
