@@ -141,6 +141,11 @@ TINY_GMT = {
 }
 
 
+@pytest.fixture(scope="session")
+def mouse_raw() -> Raw:
+    return read_raw("R-MMU-")
+
+
 @pytest.fixture
 def make_release():
     """The :func:`write_release` helper (importlib mode cannot import conftest directly)."""
