@@ -133,6 +133,7 @@ def plot_within5(result: Any, path: str | os.PathLike[str], *, reference: str = 
     ax.set_xticks(x)
     ax.set_xticklabels(groups)
     ax.set_ylabel("fraction within ±5 % (top-20 DE)")
-    ax.set_ylim(0, 1)
+    top = np.nanmax(np.append(s.ci_high.to_numpy(dtype=float), s["mean"].to_numpy(dtype=float)), initial=0.0)
+    ax.set_ylim(0, min(1.0, max(0.1, 1.2 * float(top))))
     ax.legend(fontsize=7, ncol=2, frameon=False)
     return _save(fig, path)
