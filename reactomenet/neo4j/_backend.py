@@ -352,11 +352,11 @@ class Neo4jBackend:
             >>> "R-HSA-109581" in db.pathways_of("TP53", level=2).ids  # doctest: +SKIP
             True
         """
-        if level != "all":
-            level = _check_level(level)
         found = self._memberships([gene], inclusive).get(gene)
         if not found:
             raise self._unknown_gene(gene)
+        if level != "all":
+            level = _check_level(level)
         pathways = sorted(found, key=_pathway_key)
         deepest = max(p.level for p in pathways)
         if level == "all":

@@ -118,9 +118,15 @@ class Connection:
                 f"({_short(exc)})"
             ) from None
         except nx_exc.ClientError as exc:
-            if (exc.code or "").endswith("DatabaseNotFound"):
+            code = exc.code or ""
+            if code.endswith("DatabaseNotFound"):
                 raise NotLoadedError(
                     f"database {self.database!r} does not exist at {self.uri}; create it or choose another one"
+                ) from None
+            if ".Security." in code:
+                raise AuthenticationError(
+                    f"user {self.user!r} may not do this at {where} ({_short(exc.message or exc)}); "
+                    "use a user with write and schema rights to load"
                 ) from None
             raise
         except OSError as exc:

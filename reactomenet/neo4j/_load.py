@@ -100,6 +100,12 @@ def _batches(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def _delete_species(conn: Connection, species: str, species_name: str, batch_size: int) -> None:
+    """Delete a species' pathways (with their links), orphaned genes, and its release node last.
+
+    The release node is marked incomplete first, so a replace interrupted halfway is never taken for a complete
+    release; running the replace again finishes it.
+    """
+    conn.write(f"MATCH (m:{META_LABEL} {{species: $species}}) SET m.complete = false", species=species)
     while True:
         rows = conn.write(
             "MATCH (p:Pathway) WHERE p.species = $sp WITH p LIMIT $n DETACH DELETE p RETURN count(*) AS n",

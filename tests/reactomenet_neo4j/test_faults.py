@@ -81,6 +81,11 @@ def test_not_a_bolt_uri():
         Neo4jBackend.connect("http://127.0.0.1:7474", USER, "whatever-password")
 
 
+def test_database_that_does_not_exist(server):
+    with pytest.raises(NotLoadedError, match="database 'nosuchdb' does not exist"):
+        Neo4jBackend.connect(server.uri, USER, server.password, database="nosuchdb")
+
+
 def test_empty_database(server, faults_db):
     with pytest.raises(NotLoadedError, match="run `reactomenet neo4j load` first"):
         _connect(server)
