@@ -58,6 +58,25 @@ def test_human_queries_match_networkx(human, server):
         assert db.stdout == nx.stdout and len(nx.stdout.splitlines()) > 2
 
 
+def test_mask_command_matches_networkx(human, server, tmp_path):
+    import pandas as pd
+
+    from reactomenet.io import read_parquet_metadata
+
+    graph = human[0]
+    genes = tmp_path / "genes.txt"
+    symbols = [g for g in graph.genes() if g.isalnum()][::97]
+    genes.write_text("\n".join([*symbols, "NOT_A_GENE"]) + "\n")
+    env = {PW_VAR: server.password, "REACTOMENET_NEO4J_DATABASE": "neo4j"}
+    out_db, out_nx = tmp_path / "db.parquet", tmp_path / "nx.parquet"
+    db = _run(["mask", "--genes", str(genes), "-o", str(out_db), "--backend", "neo4j", *_conn_args(server)], env)
+    nx = _run(["mask", "--genes", str(genes), "-o", str(out_nx)])
+    assert db.exit_code == 0 == nx.exit_code, db.output
+    frame = pd.read_parquet(out_db)
+    assert frame.equals(pd.read_parquet(out_nx)) and (frame.source == "reactome").any()
+    assert read_parquet_metadata(out_db) == read_parquet_metadata(out_nx)
+
+
 def test_faults_are_one_line_exit_2(server, faults_db):
     wrong = _run(["neo4j", "status", *_conn_args(server)], {PW_VAR: "wrong-password"})
     down = _run(
