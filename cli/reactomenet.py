@@ -110,6 +110,9 @@ def _open(opts: dict[str, Any]) -> Any:
     uri, user, password_env = opts.pop("uri"), opts.pop("user"), opts.pop("password_env")
     release, species = opts.pop("release"), opts.pop("species")
     if backend == "neo4j":
+        if release is not None:
+            # open_backend refuses it with the way out; do it before asking for a password.
+            return open_backend("neo4j", release=release, species=species)
         return open_backend("neo4j", species=species, uri=uri, user=user, password=_password(password_env, user))
     return open_backend("networkx", release=release, species=species)
 

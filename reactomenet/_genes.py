@@ -29,6 +29,8 @@ GENES_FILE = "orgHsEgDb_3.16.0_genes.tsv.gz"
 ALIAS_FILE = "orgHsEgDb_3.16.0_alias.tsv.gz"
 ENSEMBL_FILE = "orgHsEgDb_3.16.0_symbol_ensembl.tsv.gz"
 
+_LOADED: dict[str, GeneMapper] = {}
+
 
 @dataclass(frozen=True)
 class MappingResult:
@@ -122,6 +124,9 @@ class GeneMapper:
             True
         """
         base = Path(folder) if folder is not None else Path(str(resources.files("reactomenet") / "data" / "genes"))
+        key = str(base.resolve())
+        if key in _LOADED:
+            return _LOADED[key]
         paths = [base / name for name in (GENES_FILE, ALIAS_FILE, ENSEMBL_FILE)]
         for path in paths:
             if not path.is_file():
@@ -131,7 +136,10 @@ class GeneMapper:
         alias_rows = _read_table(paths[1], ["entrez", "alias_symbol"])
         aliases = [(alias, by_entrez[e]) for e, alias in alias_rows if e in by_entrez]
         ensembl = [(ens, symbol) for _, symbol, ens in _read_table(paths[2], ["entrez", "symbol", "ensembl_id"])]
-        return cls((s for _, s, _ in genes), aliases, ensembl)
+        mapper = cls((s for _, s, _ in genes), aliases, ensembl)
+        if folder is None:  # the bundled tables never change within a process
+            _LOADED[key] = mapper
+        return mapper
 
     def _candidates(self, name: str) -> set[str]:
         if name in self.symbols:

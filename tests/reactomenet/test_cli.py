@@ -154,3 +154,8 @@ def test_map_command():
     rows = json.loads(result.stdout)
     assert [r["status"] for r in rows] == ["renamed", "ok", "unmapped"]
     assert "could not be mapped" in result.stderr
+
+
+def test_neo4j_backend_refuses_a_release_folder(tmp_path):
+    result = run("level", "R-HSA-109581", "--backend", "neo4j", "--release", str(tmp_path))
+    assert_user_error(result, "neo4j load")
