@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -134,19 +133,8 @@ class Connection:
 
     def _run(self, query: str, params: Mapping[str, Any], routing: neo4j.RoutingControl) -> list[neo4j.Record]:
         with self._faults():
-            for attempt in range(3):
-                try:
-                    records, _, _ = self.driver.execute_query(
-                        query, dict(params), database_=self.database, routing_=routing
-                    )
-                    return records
-                except nx_exc.ClientError as exc:
-                    # ArcadeDB answers DatabaseNotFound to the first query on a non-default database of a fresh
-                    # connection; it succeeds when asked again.
-                    if not (exc.code or "").endswith("DatabaseNotFound") or attempt == 2:
-                        raise
-                    time.sleep(0.1)
-        raise AssertionError("unreachable")  # pragma: no cover
+            records, _, _ = self.driver.execute_query(query, dict(params), database_=self.database, routing_=routing)
+        return records
 
     def write_all(self, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Run several write statements in one managed (retrying) transaction: all of them commit, or none.
@@ -159,16 +147,8 @@ class Connection:
             for query, params in statements:
                 tx.run(query, dict(params)).consume()
 
-        with self._faults():
-            for attempt in range(3):
-                try:
-                    with self.driver.session(database=self.database) as session:
-                        session.execute_write(work)
-                    return
-                except nx_exc.ClientError as exc:
-                    if not (exc.code or "").endswith("DatabaseNotFound") or attempt == 2:
-                        raise
-                    time.sleep(0.1)
+        with self._faults(), self.driver.session(database=self.database) as session:
+            session.execute_write(work)
 
     def read(self, query: str, **params: Any) -> list[neo4j.Record]:
         """Run a read query in a managed transaction and return its records.

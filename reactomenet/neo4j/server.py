@@ -35,7 +35,7 @@ DEFAULT_DATABASE = "neo4j"
 #: The default data folder of ``reactomenet server start``.
 DEFAULT_DATA_DIR = Path("~/.local/share/reactomenet/arcadedb")
 _MAIN_CLASS = "com.arcadedb.server.ArcadeDBServer"
-_READY = "Server started"
+_READY = "ArcadeDB Server started"  # not "HTTP Server started", which comes before the databases exist
 _ARGFILE = ".java-args"
 
 
