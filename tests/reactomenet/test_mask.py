@@ -132,3 +132,28 @@ def test_unwritable_output_is_an_input_error(graph, tmp_path):
     blocker.write_text("x")
     with pytest.raises(InputError, match="cannot write"):
         graph.mask(["TP53"], level=3).to_parquet(blocker / "sub" / "mask.parquet")
+
+
+def test_inclusive_mode_rebuilds_inclusive_sets(tmp_path, make_release, tiny_parts, tiny):
+    pathways, relations, _ = tiny_parts
+    # Directly annotated genes only; their unions over descendants are exactly the tiny release's sets.
+    direct = {
+        "R-HSA-2": ["E"],
+        "R-HSA-10": ["D"],
+        "R-HSA-11": ["A", "B"],
+        "R-HSA-12": ["C"],
+        "R-HSA-13": ["P", "Q", "B"],
+    }
+    from reactomenet import ReactomeGraph
+
+    g = ReactomeGraph.load(make_release(tmp_path / "direct", pathways, relations, direct), cache=False)
+    for p in tiny.pathways():
+        assert g.genes_of(p.id, inclusive=True) == tiny.genes_of(p.id)
+    genes = ["A", "B", "C", "D", "P", "Q", "E"]
+    for level in (1, 2, 3):
+        ours, ref = g.mask(genes, level=level, inclusive=True), tiny.mask(genes, level=level)
+        assert ours.i.tolist() == ref.i.tolist() and ours.j.tolist() == ref.j.tolist()
+        assert ours.padded == ref.padded
+        for gene in genes:
+            a, b = g.pathways_of(gene, level=level, inclusive=True), tiny.pathways_of(gene, level=level)
+            assert (a.ids, a.padded) == (b.ids, b.padded)
