@@ -1,6 +1,7 @@
 """ReactomeNet: the Reactome pathway hierarchy as a queryable directed graph.
 
-Imports no torch.
+Imports no torch. The public names load lazily, so ``import reactomenet.errors`` (used by every package's
+error handling) does not pull in networkx, scipy and pandas.
 
 Example:
     >>> from reactomenet import ReactomeGraph
@@ -9,12 +10,23 @@ Example:
     2
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from reactomenet._genes import GeneMapper, MappingResult
-from reactomenet._graph import Pathway, PathwayHits, ReactomeGraph
-from reactomenet._mask import GeneMask
-from reactomenet._release import RELEASE_ENV, Release
+_EXPORTS = {
+    "GeneMapper": "reactomenet._genes",
+    "MappingResult": "reactomenet._genes",
+    "Pathway": "reactomenet._graph",
+    "PathwayHits": "reactomenet._graph",
+    "ReactomeGraph": "reactomenet._graph",
+    "GeneMask": "reactomenet._mask",
+    "RELEASE_ENV": "reactomenet._release",
+    "Release": "reactomenet._release",
+}
 
 __all__ = [
     "RELEASE_ENV",
@@ -27,3 +39,22 @@ __all__ = [
     "Release",
     "__version__",
 ]
+
+if TYPE_CHECKING:
+    from reactomenet._genes import GeneMapper, MappingResult
+    from reactomenet._graph import Pathway, PathwayHits, ReactomeGraph
+    from reactomenet._mask import GeneMask
+    from reactomenet._release import RELEASE_ENV, Release
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reactomenet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
