@@ -107,10 +107,8 @@ class Baseline:
     # --- helpers available to subclasses -------------------------------------------------------------
     def genes_of(self, condition: str) -> tuple[str, ...]:
         """Perturbed genes of a condition name (``"A+B"`` → ``("A", "B")``; ``"A+ctrl"`` → ``("A",)``)."""
-        try:
-            from biodsnn.data.conditions import parse_condition
-        except ImportError:  # pragma: no cover - biodsnn.data is part of this package
-            return tuple(self._data.condition_genes(condition))
+        from biodsnn.data.conditions import parse_condition
+
         return tuple(parse_condition(condition))
 
     def train_deltas(self) -> np.ndarray:

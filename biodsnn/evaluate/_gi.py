@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biodsnn.evaluate._metrics import pearson
 from reactomenet.errors import InputError
 
 MAX_PAIRS = 20_000
@@ -167,8 +168,6 @@ def gi_scores(first: np.ndarray, second: np.ndarray, double: np.ndarray, *, seed
     x = np.column_stack([first, second])
     c1, c2 = theil_sen_2(x, double, seed=seed, max_pairs=max_pairs)
     fit = x @ np.array([c1, c2])
-    from biodsnn.evaluate._metrics import pearson
-
     corr_fit = pearson(fit, double) if np.isfinite(c1) else float("nan")
     with np.errstate(divide="ignore", invalid="ignore"):
         dominance = float(np.abs(np.log10(np.abs(c1) / np.abs(c2))))
