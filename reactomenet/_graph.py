@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from reactomenet._mask import GeneMask, build_mask
+from reactomenet._mask import GeneMask, build_mask, effective_membership
 from reactomenet._release import (
     GMT_FILE,
     PATHWAYS_FILE,
@@ -587,17 +587,7 @@ class ReactomeGraph:
         if key not in self._effective:
             member, _, pids = self.membership_matrix(inclusive=inclusive)
             col_level = np.asarray([self._levels[p] for p in pids], dtype=np.int64)
-            coo = member.tocoo()
-            entry_level = col_level[coo.col]
-            deepest = np.zeros(member.shape[0], dtype=np.int64)
-            np.maximum.at(deepest, coo.row, entry_level)
-            target = np.minimum(deepest, level)
-            keep = entry_level == target[coo.row]
-            eff = sp.csr_matrix(
-                (np.ones(int(keep.sum()), dtype=bool), (coo.row[keep], coo.col[keep])), shape=member.shape
-            )
-            eff.sort_indices()
-            self._effective[key] = (eff, deepest < level)
+            self._effective[key] = effective_membership(member, col_level, level)
         return self._effective[key]
 
     def mask(self, genes: Sequence[str], level: int = 3, *, inclusive: bool = False) -> GeneMask:

@@ -113,6 +113,31 @@ class GeneMask:
         }
 
 
+def effective_membership(member: sp.csr_matrix, col_level: np.ndarray, level: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Each gene's level-``level`` pathways, or its deepest ones when it has none that deep (P-NET padding).
+
+    The one implementation of the padding rule: ReactomeGraph and the Neo4j backend both call it.
+
+    Returns:
+        The bool CSR matrix of kept memberships and a bool array saying which rows are padded.
+
+    Example:
+        >>> m = sp.csr_matrix(np.array([[1, 1], [1, 0]], dtype=bool))
+        >>> eff, padded = effective_membership(m, np.array([1, 2]), 2)
+        >>> eff.toarray().tolist(), padded.tolist()
+        ([[False, True], [True, False]], [False, True])
+    """
+    coo = member.tocoo()
+    entry_level = np.asarray(col_level, dtype=np.int64)[coo.col]
+    deepest = np.zeros(member.shape[0], dtype=np.int64)
+    np.maximum.at(deepest, coo.row, entry_level)
+    target = np.minimum(deepest, level)
+    keep = entry_level == target[coo.row]
+    eff = sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (coo.row[keep], coo.col[keep])), shape=member.shape)
+    eff.sort_indices()
+    return eff, deepest < level
+
+
 def build_mask(
     genes: Sequence[str],
     gene_index: Mapping[str, int],

@@ -12,7 +12,7 @@ Example:
     ['R-HSA-109581']
 """
 
-from reactomenet.neo4j._backend import Neo4jBackend, effective_membership
+from reactomenet.neo4j._backend import Neo4jBackend
 from reactomenet.neo4j._connection import (
     DATABASE_ENV,
     DEFAULT_URI,
@@ -52,7 +52,6 @@ __all__ = [
     "ServerError",
     "ServerUnavailableError",
     "all_metadata",
-    "effective_membership",
     "load_release",
     "read_metadata",
 ]

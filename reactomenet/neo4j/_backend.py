@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reactomenet._graph import Pathway, PathwayHits, _check_gene_list, _check_level, _suggest
-from reactomenet._mask import GeneMask, build_mask
+from reactomenet._mask import GeneMask, build_mask, effective_membership
 from reactomenet._release import Release, normalize_species
 from reactomenet.errors import InputError, NotFoundError
 from reactomenet.neo4j._connection import Connection
@@ -405,28 +405,3 @@ class Neo4jBackend:
             level=level,
             metadata={**self.release.provenance(), "level": level, "inclusive": bool(inclusive)},
         )
-
-
-def effective_membership(member: sp.csr_matrix, col_level: np.ndarray, level: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Each gene's level-``level`` pathways, or its deepest ones when it has none that deep (P-NET padding).
-
-    The same rule as :meth:`reactomenet.ReactomeGraph.effective_matrix`, on any gene × pathway matrix.
-
-    Returns:
-        The bool CSR matrix of kept memberships and a bool array saying which rows are padded.
-
-    Example:
-        >>> m = sp.csr_matrix(np.array([[1, 1], [1, 0]], dtype=bool))
-        >>> eff, padded = effective_membership(m, np.array([1, 2]), 2)
-        >>> eff.toarray().tolist(), padded.tolist()
-        ([[False, True], [True, False]], [False, True])
-    """
-    coo = member.tocoo()
-    entry_level = np.asarray(col_level, dtype=np.int64)[coo.col]
-    deepest = np.zeros(member.shape[0], dtype=np.int64)
-    np.maximum.at(deepest, coo.row, entry_level)
-    target = np.minimum(deepest, level)
-    keep = entry_level == target[coo.row]
-    eff = sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (coo.row[keep], coo.col[keep])), shape=member.shape)
-    eff.sort_indices()
-    return eff, deepest < level

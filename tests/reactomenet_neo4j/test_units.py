@@ -11,26 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reactomenet._mask import effective_membership
 from reactomenet.errors import InputError
-from reactomenet.neo4j import AuthenticationError, effective_membership
+from reactomenet.neo4j import AuthenticationError
 from reactomenet.neo4j._connection import resolve_settings
 from reactomenet.neo4j._load import _batches, _size
 from reactomenet.neo4j.errors import ServerError
 from reactomenet.neo4j.server import STATE_FILE, _quote_argfile, free_port, port_open, server_status, stop_server
-
-
-@pytest.mark.parametrize("level", [1, 2, 3, 4, 6])
-def test_effective_membership_equals_networkx_rule(level):
-    """The backend's padding rule, on the whole human membership matrix, equals ReactomeGraph.effective_matrix."""
-    from reactomenet import ReactomeGraph
-
-    graph = ReactomeGraph.load()
-    member, _, pids = graph.membership_matrix()
-    col_level = np.array([graph.level_of(pid) for pid in pids])
-    eff, padded = effective_membership(member, col_level, level)
-    expected, expected_padded = graph.effective_matrix(level)
-    assert (eff != expected).nnz == 0 and eff.nnz == expected.nnz
-    np.testing.assert_array_equal(padded, expected_padded)
 
 
 def test_effective_membership_keeps_only_deepest_when_padded():
