@@ -7,63 +7,17 @@ by the FriendlyGroup.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli._common import FriendlyGroup
-
-CONVENTION_CHOICE = click.Choice(["gears", "perturbench", "pertpy", "cell-eval"])
+from cli._common import FriendlyGroup, data_options, load_data
 
 
-def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --data and the loader options (convention, columns, --normalize) to a command."""
-    options = [
-        click.option(
-            "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Perturbation AnnData (.h5ad)."
-        ),
-        click.option(
-            "--convention",
-            type=CONVENTION_CHOICE,
-            default=None,
-            help="Naming convention of the file (default: detected).",
-        ),
-        click.option("--condition-key", default=None, help="obs column holding the perturbation."),
-        click.option("--control-label", default=None, help="Label of control cells."),
-        click.option("--delimiter", default=None, help="Separator between genes of a combination (default +)."),
-        click.option(
-            "--gene-name-key", default=None, help="var column with gene symbols (default gene_name or var_names)."
-        ),
-        click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def load_from_options(
-    data_path: str,
-    convention: str | None,
-    condition_key: str | None,
-    control_label: str | None,
-    delimiter: str | None,
-    gene_name_key: str | None,
-    normalize: bool,
-) -> Any:
-    """Load data with the options of :func:`data_options`."""
-    from biodsnn.data import load_perturb_data
-
-    return load_perturb_data(
-        data_path,
-        convention=convention,
-        condition_key=condition_key,  # type: ignore[arg-type]
-        control_label=control_label,
-        delimiter=delimiter,
-        gene_name_key=gene_name_key,
-        normalize=normalize,
-    )
+def load_from_options(data_path: str, **values: Any) -> Any:
+    """Load data with the options of :func:`cli._common.data_options`."""
+    return load_data(data_path, values)
 
 
 @click.command("simulate")

@@ -6,22 +6,12 @@ from pathlib import Path
 
 import click
 
+from cli._common import data_options, load_data, loader_options
 from reactomenet.io import atomic_output
 
 
-def _data_options(convention: str | None, condition_key: str | None, control_label: str | None,
-                  delimiter: str | None, gene_name_key: str | None, normalize: bool) -> dict[str, object]:
-    opts = {"convention": convention, "condition_key": condition_key, "control_label": control_label,
-            "delimiter": delimiter, "gene_name_key": gene_name_key}
-    out: dict[str, object] = {k: v for k, v in opts.items() if v is not None}
-    if normalize:
-        out["normalize"] = True
-    return out
-
-
 @click.command("fit")
-@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Perturbation data (.h5ad), e.g. from `biodsnn simulate`.")
+@data_options(help="Perturbation data (.h5ad), e.g. from `biodsnn simulate`.")
 @click.option("--knowledge", "knowledge_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="Knowledge bundle folder from `kg-build`.")
 @click.option("--split", "split_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -36,25 +26,17 @@ def _data_options(convention: str | None, condition_key: str | None, control_lab
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
-@click.option("--convention", default=None, help="Data naming convention (see `biodsnn data`); default: detected.")
-@click.option("--condition-key", default=None, help="obs column with the condition names.")
-@click.option("--control-label", default=None, help="Label of control cells.")
-@click.option("--delimiter", default=None, help="Separator between genes of a combination.")
-@click.option("--gene-name-key", default=None, help="var column with gene symbols (default: var_names).")
-@click.option("--normalize", is_flag=True, help="X holds counts: normalise to log1p(CP10k) on load.")
 def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str, epochs: int,
                 seed: int, batch_size: int | None, lr: float | None, device: str, resume: bool,
-                convention: str | None, condition_key: str | None, control_label: str | None, delimiter: str | None,
-                gene_name_key: str | None, normalize: bool) -> None:
+                **loader: object) -> None:
     """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
     """
-    from biodsnn.data import load_perturb_data
     from biodsnn.model import BioDSNN
 
-    options = _data_options(convention, condition_key, control_label, delimiter, gene_name_key, normalize)
-    data = load_perturb_data(str(Path(data_path).resolve()), **options)
+    options = loader_options(loader)
+    data = load_data(data_path, loader)
     hparams: dict[str, object] = {"device": device}
     if batch_size is not None:
         hparams["batch_size"] = batch_size

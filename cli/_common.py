@@ -36,3 +36,59 @@ class FriendlyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+CONVENTION_CHOICE = click.Choice(["gears", "perturbench", "pertpy", "cell-eval"])
+LOADER_OPTION_NAMES = ("convention", "condition_key", "control_label", "delimiter", "gene_name_key", "normalize")
+
+
+def data_options(
+    func: Any = None, *, required: bool = True, help: str = "Perturbation AnnData (.h5ad)."
+) -> Any:
+    """Add ``--data`` (as ``data_path``) and the data loader's options to a command: one definition for all commands.
+
+    Usable bare (``@data_options``) or with arguments (``@data_options(required=False)``).
+    """
+
+    def decorate(f: Any) -> Any:
+        options = [
+            click.option("--data", "data_path", required=required, type=click.Path(dir_okay=False), help=help),
+            click.option(
+                "--convention", type=CONVENTION_CHOICE, default=None,
+                help="Naming convention of the file: gears, perturbench, pertpy, cell-eval (default: detected).",
+            ),
+            click.option("--condition-key", default=None, help="obs column holding the perturbation."),
+            click.option("--control-label", default=None, help="Label of control cells."),
+            click.option("--delimiter", default=None, help="Separator between genes of a combination (default +)."),
+            click.option(
+                "--gene-name-key", default=None, help="var column with gene symbols (default gene_name or var_names)."
+            ),
+            click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
+        ]
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate(func) if func is not None else decorate
+
+
+def loader_options(values: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments for ``load_perturb_data`` among a command's option values (unset ones left out).
+
+    Example:
+        >>> loader_options({"convention": "pertpy", "delimiter": None, "normalize": False, "epochs": 3})
+        {'convention': 'pertpy'}
+    """
+    out = {k: values[k] for k in LOADER_OPTION_NAMES if k in values and values[k] is not None}
+    if not out.get("normalize"):
+        out.pop("normalize", None)
+    return out
+
+
+def load_data(data_path: str, values: dict[str, Any]) -> Any:
+    """Load a perturbation AnnData with the loader options found in ``values`` (a command's option values)."""
+    from pathlib import Path
+
+    from biodsnn.data import load_perturb_data
+
+    return load_perturb_data(str(Path(data_path).resolve()), **loader_options(values))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli._common import FriendlyGroup
+from cli._common import FriendlyGroup, data_options, load_data
 
 
 @click.group(cls=FriendlyGroup)
@@ -18,31 +18,10 @@ def main() -> None:
 
 
 def _data_options(f: Callable[..., Any], *, required: bool = True) -> Callable[..., Any]:
-    """The data layer's loading options (same names as `load_perturb_data`)."""
-    opts = [
-        click.option(
-            "--data",
-            "data_path",
-            required=required,
-            type=click.Path(dir_okay=False),
-            help="Perturb-seq .h5ad." if required else "Optional .h5ad: its perturbed genes are always GO-graph nodes.",
-        ),
-        click.option(
-            "--convention",
-            type=click.Choice(["gears", "perturbench", "pertpy", "cell-eval"]),
-            default=None,
-            help="Preset for the condition column and control label (default gears).",
-        ),
-        click.option("--condition-key", default=None, help="obs column holding the perturbation."),
-        click.option("--control-label", default=None, help="Label of control cells."),
-        click.option("--delimiter", default=None, help="Separator between the genes of a combination."),
-        click.option("--gene-name-key", default=None, help="var column holding gene symbols."),
-        click.option("--normalize/--no-normalize", default=False, help="X holds raw counts: normalise and log1p."),
-        click.option("--map-genes", is_flag=True, help="Map Ensembl ids / aliases to symbols (GeneMapper)."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    """The shared data options plus --map-genes (kg_build can map Ensembl ids and aliases to symbols)."""
+    help_text = "Perturb-seq .h5ad." if required else "Optional .h5ad: its perturbed genes are always GO-graph nodes."
+    f = click.option("--map-genes", is_flag=True, help="Map Ensembl ids / aliases to symbols (GeneMapper).")(f)
+    return data_options(f, required=required, help=help_text)
 
 
 _RELATIONS = ("is_a", "part_of", "regulates", "positively_regulates", "negatively_regulates")
@@ -97,17 +76,7 @@ def _go_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load(kw: dict[str, Any]) -> Any:
-    from biodsnn.data import load_perturb_data
-
-    return load_perturb_data(
-        kw["data_path"],
-        convention=kw["convention"],
-        condition_key=kw["condition_key"],
-        control_label=kw["control_label"],
-        delimiter=kw["delimiter"],
-        gene_name_key=kw["gene_name_key"],
-        normalize=kw["normalize"],
-    )
+    return load_data(kw["data_path"], kw)
 
 
 def _split(path: str | None) -> Any:
