@@ -144,6 +144,8 @@ class EvaluationResult:
         idx = bootstrap_indices(len(diff), int(self.settings.get("n_boot", 1000)), int(self.settings.get("seed", 0)),
                                 subgroup)
         mean, lo, hi = bootstrap_ci(diff, idx, float(self.settings.get("ci", 0.95)))
+        if int(np.isfinite(diff).sum()) < 2:  # one perturbation: no interval, no verdict
+            lo = hi = float("nan")
         better = None
         if lo > 0 or hi < 0:
             a_higher = lo > 0

@@ -83,3 +83,13 @@ def test_bad_inputs_raise_one_line_errors(fake):
         evaluate([Oracle(data)], data, split, de, conditions=["NOPE+ctrl"])
     with pytest.raises(InputError, match="at least one"):
         evaluate([], data, split, de)
+
+
+def test_single_perturbation_subgroup_gets_no_interval_nor_verdict(fake):
+    data, split, de = fake
+    res = evaluate([Oracle(data), Oracle(data, name="off", shift=0.2)], data, split, de, n_boot=100)
+    assert sum(1 for g in res.subgroups.values() if g == "combo_seen0") == 1
+    s = res.score("off", "mse", "combo_seen0")
+    assert np.isnan(s.ci_low) and np.isnan(s.ci_high) and s.n == 1
+    cmp = res.compare("oracle", "off", "mse", "combo_seen0")
+    assert cmp.better is None and np.isnan(cmp.ci_low)
