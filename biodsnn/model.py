@@ -35,7 +35,7 @@ CONFIG_FORMAT = 1
 DEFAULT_HPARAMS: dict[str, Any] = {
     # network
     "hidden": 64, "n_heads": 2, "d_ff": 512, "vae_intermediate": 32, "vae_latent": 16, "pos_weight": 0.2,
-    "dropout": 0.0, "attention_chunk": 1 << 18,
+    "dropout": 0.0,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0,
@@ -45,8 +45,7 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # prediction: control cells whose regenerated expression is averaged (0 = all)
     "n_control_predict": 512, "predict_chunk": 8,
 }
-_MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
-                "attention_chunk")
+_MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout")
 
 
 def _manifest_sha256(knowledge: Any) -> str:

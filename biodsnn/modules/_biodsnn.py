@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import SGConv
 
-from biodsnn.modules._attention import DEFAULT_EDGE_CHUNK, MaskedTransformerLayer
+from biodsnn.modules._attention import MaskedTransformerLayer
 from biodsnn.modules._vae import ControlVAE
 from reactomenet.errors import InputError
 
@@ -115,7 +115,7 @@ class BioDSNNModule(nn.Module):
                  coexpr_weight: torch.Tensor | None = None, go_weight: torch.Tensor | None = None,
                  variant: str = "full", hidden: int = 64, n_heads: int = 2, d_ff: int = 512,
                  vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
-                 attention_chunk: int = DEFAULT_EDGE_CHUNK, single_effect: torch.Tensor | None = None,
+                 single_effect: torch.Tensor | None = None,
                  single_seen: torch.Tensor | None = None) -> None:
         super().__init__()
         self.variant = get_variant(variant)
@@ -148,8 +148,7 @@ class BioDSNNModule(nn.Module):
         self.pert_fuse = _mlp([hidden, hidden, hidden], last_act=True)
         self.fused_norm = nn.LayerNorm(hidden)
         # cross-gene module
-        self.transformer = (MaskedTransformerLayer(hidden, n_heads, d_ff, mode=self.variant.attention, dropout=dropout,
-                                                   chunk=attention_chunk)
+        self.transformer = (MaskedTransformerLayer(hidden, n_heads, d_ff, mode=self.variant.attention, dropout=dropout)
                             if self.variant.cross_gene == "attention" else None)
         # per-gene projection to one value per gene
         self.recovery = _mlp([hidden, 2 * hidden, hidden], last_act=False)

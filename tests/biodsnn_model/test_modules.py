@@ -9,12 +9,8 @@ from biodsnn.modules import (
     VARIANTS,
     BioDSNNModule,
     ControlVAE,
-    MaskedSelfAttention,
-    dense_masked_attention,
-    edge_attention,
     get_variant,
     perturbation_loss,
-    prepare_mask,
 )
 from reactomenet.errors import InputError
 
@@ -28,55 +24,6 @@ def _random_mask(n: int, density: float, seed: int, isolated: tuple[int, ...] = 
     allowed |= torch.eye(n, dtype=torch.bool)
     dst, src = allowed.nonzero(as_tuple=True)  # allowed[query, key]
     return torch.stack([src, dst])
-
-
-def _dense_allowed(edge_index: torch.Tensor, n: int) -> torch.Tensor:
-    allowed = torch.zeros(n, n, dtype=torch.bool)
-    allowed[edge_index[1], edge_index[0]] = True
-    return allowed
-
-
-@pytest.mark.parametrize("chunk", [3, 1 << 18])
-def test_sparse_attention_equals_dense_masked_attention(chunk: int) -> None:
-    n, c, h, d = 13, 3, 2, 4
-    ei = prepare_mask(_random_mask(n, 0.3, seed=1, isolated=(0, 7)), n)
-    g = torch.Generator().manual_seed(2)
-    q, k, v = (torch.randn(c, n, h, d, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    sparse = edge_attention(q, k, v, ei, chunk=chunk)
-    # the plain computation: scores over all pairs with -inf outside the mask
-    scores = torch.einsum("cihd,cjhd->chij", q, k) / d**0.5
-    scores = scores.masked_fill(~_dense_allowed(ei, n), float("-inf"))
-    plain = torch.einsum("chij,cjhd->cihd", scores.softmax(-1), v)
-    assert torch.allclose(sparse, plain, atol=1e-10)
-    # isolated rows see only themselves: their output is their own value
-    assert torch.allclose(sparse[:, 7], v[:, 7])
-    sdpa = dense_masked_attention(q, k, v, _dense_allowed(ei, n))
-    assert torch.allclose(sparse, sdpa, atol=1e-10)
-    # gradients of the hand-written backward equal autograd through the plain computation
-    w = torch.randn(c, n, h, d, generator=g, dtype=torch.float64)
-    gs = torch.autograd.grad((sparse * w).sum(), (q, k, v))
-    gp = torch.autograd.grad((plain * w).sum(), (q, k, v))
-    for a, b in zip(gs, gp, strict=True):
-        assert torch.allclose(a, b, atol=1e-10)
-
-
-def test_sparse_attention_gradcheck() -> None:
-    n = 6
-    ei = prepare_mask(_random_mask(n, 0.4, seed=3, isolated=(2,)), n)
-    g = torch.Generator().manual_seed(4)
-    q, k, v = (torch.randn(2, n, 2, 3, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    assert torch.autograd.gradcheck(lambda a, b, c: edge_attention(a, b, c, ei, chunk=4), (q, k, v))
-
-
-def test_attention_module_sparse_with_full_mask_equals_dense_mode() -> None:
-    n = 9
-    torch.manual_seed(0)
-    sparse = MaskedSelfAttention(8, 2, mode="sparse")
-    dense = MaskedSelfAttention(8, 2, mode="dense")
-    dense.load_state_dict(sparse.state_dict())
-    full = torch.ones(n, n, dtype=torch.bool).nonzero().T.flip(0)
-    x = torch.randn(2, n, 8)
-    assert torch.allclose(sparse(x, prepare_mask(full, n)), dense(x, None), atol=1e-5)
 
 
 def _module(variant: str, n_genes: int = 12, n_perts: int = 10, seed: int = 0) -> BioDSNNModule:
