@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,7 +40,7 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "direction_sharpness": 10.0,
     # training
     "epochs": 20, "lr": 1e-3, "weight_decay": 5e-4, "lr_step": 1, "lr_gamma": 0.5, "grad_clip": 1.0,
-    "batch_size": 64, "n_de": 20,
+    "batch_size": 256, "n_de": 20,
     # prediction: control cells whose regenerated expression is averaged (0 = all)
     "n_control_predict": 512, "predict_chunk": 8,
 }
@@ -200,18 +199,17 @@ class BioDSNN:
         table["ctrl"] = torch.ones(len(self.data.genes), dtype=torch.bool)
         return table
 
+    def _batch_iterator(self, epoch: int) -> Any:
+        """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
+        optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
+        return self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
+                                 seed=self.seed * 1_000_003 + epoch, single_condition=True, de=self.de)
+
     def _batches(self, epoch: int) -> Iterator[Any]:
-        return iter(self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
-                                      seed=self.seed * 1_000_003 + epoch, group_by_condition=True))
+        return iter(self._batch_iterator(epoch))
 
     def _n_batches(self, epoch: int) -> int:
-        it = self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
-                               seed=self.seed * 1_000_003 + epoch, group_by_condition=True)
-        try:
-            return len(it)
-        except TypeError:
-            n = sum(len(self.data.cells_of(c)) for c in self.split.train)
-            return math.ceil(n / int(self.hparams["batch_size"]))
+        return len(self._batch_iterator(epoch))
 
     def batch_loss(self, batch: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss of one batch (prediction loss + vae_weight · VAE loss)."""

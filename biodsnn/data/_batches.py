@@ -79,7 +79,10 @@ class BatchIterator:
     Each pass yields the same batches for the same ``seed`` and epoch (:meth:`set_epoch` changes the shuffle, as
     torch's DistributedSampler). With ``group_by_condition`` (default) cells are ordered condition by condition, so a
     batch holds one or two distinct conditions and the model computes its knowledge stream once per condition; the
-    order of conditions, of cells and of batches is shuffled with the seed. X is densified one batch at a time.
+    order of conditions, of cells and of batches is shuffled with the seed. With ``single_condition`` every batch
+    holds the cells of exactly one condition: a condition with ``n`` cells gives ``ceil(n / batch_size)`` batches of
+    near-equal size (``drop_last``: ``n // batch_size`` batches of exactly ``batch_size``, the rest left out), so an
+    epoch costs one knowledge-stream pass per batch. X is densified one batch at a time.
 
     Example:
         >>> from biodsnn.data import simulate, load_perturb_data
@@ -97,6 +100,7 @@ class BatchIterator:
         batch_size: int = 32,
         seed: int = 0,
         group_by_condition: bool = True,
+        single_condition: bool = False,
         de: DEGenes | None = None,
         de_kind: Literal["top", "non_dropout"] = "top",
         drop_last: bool = False,
@@ -115,7 +119,8 @@ class BatchIterator:
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
-        self.group_by_condition = group_by_condition
+        self.group_by_condition = group_by_condition or single_condition
+        self.single_condition = single_condition
         self.drop_last = drop_last
         if de is None:
             from biodsnn.data._de import rank_de_genes
@@ -153,14 +158,30 @@ class BatchIterator:
         ctrl = self.data.control_cells
         ctrl_seq = ctrl[rng.integers(0, len(ctrl), size=len(cell_seq))]
         n = len(cell_seq)
-        cuts = list(range(0, n, self.batch_size))
-        bounds = [np.arange(s, min(s + self.batch_size, n)) for s in cuts]
-        if self.drop_last and bounds and len(bounds[-1]) < self.batch_size:
-            bounds = bounds[:-1]
+        if self.single_condition:
+            bounds, start = [], 0
+            for i in order:
+                bounds += self._condition_bounds(start, len(self._rows[i]))
+                start += len(self._rows[i])
+        else:
+            cuts = list(range(0, n, self.batch_size))
+            bounds = [np.arange(s, min(s + self.batch_size, n)) for s in cuts]
+            if self.drop_last and bounds and len(bounds[-1]) < self.batch_size:
+                bounds = bounds[:-1]
         bounds = [bounds[i] for i in rng.permutation(len(bounds))]
         return bounds, cond_seq, cell_seq, ctrl_seq
 
+    def _condition_bounds(self, start: int, n: int) -> list[np.ndarray]:
+        """Positions of one condition's batches (its cells occupy ``start .. start + n``)."""
+        if self.drop_last:
+            return [np.arange(start + s, start + s + self.batch_size) for s in range(0, n - self.batch_size + 1,
+                                                                                     self.batch_size)]
+        return np.array_split(np.arange(start, start + n), -(-n // self.batch_size))
+
     def __len__(self) -> int:
+        if self.single_condition:
+            sizes = [len(r) for r in self._rows]
+            return sum(n // self.batch_size if self.drop_last else -(-n // self.batch_size) for n in sizes)
         n = sum(len(r) for r in self._rows)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 

@@ -65,3 +65,34 @@ def test_drop_last_and_errors(data) -> None:
         data.batches(batch_size=0)
     with pytest.raises(InputError, match="no perturbation conditions"):
         data.batches(conditions=["ctrl"])
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_single_condition_batches(data, drop_last: bool) -> None:
+    split = make_split(data.conditions, kind="simulation", seed=1)
+    bs = 5
+    it = data.batches(conditions=split.train, batch_size=bs, seed=2, single_condition=True, drop_last=drop_last)
+    batches = list(it)
+    assert len(batches) == len(it)
+    labels = data.adata.obs["condition"].to_numpy()
+    per_cond: dict[str, list[int]] = {}
+    for b in batches:
+        assert len(b.conditions) == 1 and b.condition_index.eq(0).all()
+        assert set(labels[b.cell_index.numpy()]) == {b.conditions[0]}
+        assert len(b) <= bs and (len(b) == bs or not drop_last)
+        per_cond.setdefault(b.conditions[0], []).append(len(b))
+    for cond in split.train:
+        n = len(data.cells_of(cond))
+        sizes = sorted(per_cond.get(cond, []))
+        if drop_last:
+            assert sizes == [bs] * (n // bs)
+        else:  # ceil(n / bs) batches of near-equal size covering every cell once
+            assert len(sizes) == -(-n // bs) and sum(sizes) == n and sizes[-1] - sizes[0] <= 1
+    if not drop_last:
+        seen = sorted(i for b in batches for i in b.cell_index.tolist())
+        assert seen == sorted(np.concatenate([data.cells_of(c) for c in split.train]).tolist())
+    # seeded: the same batches again, other ones for another epoch
+    assert _collect(it) == _collect(it)
+    other = data.batches(conditions=split.train, batch_size=bs, seed=2, single_condition=True, drop_last=drop_last)
+    other.set_epoch(1)
+    assert _collect(other) != _collect(it)
