@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from cli._common import data_options, loader_options
 from reactomenet.errors import InputError
 
 DEFAULT_VARIANTS = ("full", "noVAE", "noAttention", "noMask", "gears")
@@ -73,8 +74,7 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
 
 @click.command("evaluate")
 @click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Data (.h5ad): for baselines alone, or to override the run's recorded data path.")
+@data_options(required=False, help="Data (.h5ad): for baselines alone, or to override the run's recorded data path.")
 @click.option("--split", "split_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="split.json: needed when no run folder is given.")
 @click.option("--baselines", default="all", show_default=True,
@@ -90,7 +90,7 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
               help="Metrics printed on the terminal; repeatable.")
 def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_path: str | None, baselines: str,
                      report_dir: str | None, n_boot: int, seed: int, combos: tuple[str, ...], no_plots: bool,
-                     metrics: tuple[str, ...]) -> None:
+                     metrics: tuple[str, ...], **loader: Any) -> None:
     """Score runs and baselines on the run's test split, by subgroup, with bootstrap intervals.
 
     Example: biodsnn evaluate run/ --baselines all --report report/
@@ -100,7 +100,8 @@ def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_pat
     for m in metrics:
         get_metric(m)
     result = run_evaluate(run_dirs, data_path=data_path, split_path=split_path, baselines=baselines,
-                          report_dir=report_dir, n_boot=n_boot, seed=seed, combos=combos, plots=not no_plots)
+                          report_dir=report_dir, n_boot=n_boot, seed=seed, combos=combos, plots=not no_plots,
+                          data_options=loader_options(loader))
     print_summary(result, metrics)
     if report_dir:
         click.echo(f"{report_dir}: report.md, metrics.parquet, summary.json")
