@@ -12,7 +12,7 @@ import pytest
 from reactomenet import ReactomeGraph
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_RAW = Path("/work/shared/data/reactome")
+SHARED_RAW = REPO.parent / "shared" / "data" / "reactome"  # the raw release beside the checkout, when present
 BUNDLED = REPO / "reactomenet" / "data" / "reactome"
 NAMES = ("ReactomePathways.txt", "ReactomePathwaysRelation.txt", "ReactomePathways.gmt")
 
