@@ -37,7 +37,7 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "dropout": 0.0,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
-    "direction_sharpness": 10.0,
+    "direction_sharpness": 10.0, "loss_level": "cell",
     # training
     "epochs": 20, "lr": 1e-3, "weight_decay": 5e-4, "lr_step": 1, "lr_gamma": 0.5, "grad_clip": 1.0,
     "batch_size": 256, "n_de": 20,
@@ -135,6 +135,15 @@ class BioDSNN:
         extra: dict[str, Any] = {}
         if get_variant(self.variant).additive_prior:
             extra = self._single_effects(ctrl)
+        if get_variant(self.variant).use_vae:
+            cells = np.asarray(data.control_cells)
+            nz_sum, nz_count = np.zeros(len(data.genes)), np.zeros(len(data.genes))
+            for s in range(0, len(cells), 4096):  # chunks: never the whole control matrix densified at once
+                x = self._control_rows(cells[s: s + 4096]).double().cpu()
+                nz_sum += x.sum(0).numpy()
+                nz_count += (x != 0).sum(0).numpy()
+            # the untrained VAE regenerates the control's non-zero entries as their mean: mean = control mean
+            extra["control_init"] = torch.as_tensor(nz_sum / np.maximum(nz_count, 1), dtype=torch.float32)
         hp = self.hparams
         self.module = BioDSNNModule(
             len(data.genes), len(self.pert_vocab),
@@ -222,7 +231,7 @@ class BioDSNN:
         out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
         loss = perturbation_loss(out.pred, target, self.ctrl_mean, cell_cond, keep, gamma=hp["gamma"],
                                  direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
-                                 direction_sharpness=hp["direction_sharpness"])
+                                 direction_sharpness=hp["direction_sharpness"], level=hp["loss_level"])
         if out.vae is not None and hp["vae_weight"] > 0:
             loss = loss + hp["vae_weight"] * self.module.vae.loss(control_x, out.vae, kl_weight=hp["kl_weight"])
         return loss

@@ -40,7 +40,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("noMask", True, "attention", "dense", description="transformer attends to all gene pairs"),
         Variant("gears", False, "mlp", description="GEARS: cross-gene MLP instead of attention, control + effect"),
         Variant("additive_residual", True, "attention", "sparse", additive_prior=True,
-                description="sum of observed single effects (when all singles were trained on) + learned residual"),
+                description="observed single effects + the knowledge stream's interaction (K(A+B) − K(A) − K(B))"),
     )
 }
 
@@ -101,6 +101,8 @@ class BioDSNNModule(nn.Module):
         variant: a name from :data:`VARIANTS`.
         single_effect / single_seen: for ``additive_prior`` variants, the observed effect ``[n_perts, G]`` of each
             single perturbation seen in training and a ``[n_perts]`` bool flag.
+        control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
+            cells), so that the untrained VAE regenerates the control mean; None: a random decoder.
 
     Example:
         >>> ei = torch.tensor([[0, 1], [1, 0]])
@@ -116,7 +118,7 @@ class BioDSNNModule(nn.Module):
                  variant: str = "full", hidden: int = 64, n_heads: int = 2, d_ff: int = 512,
                  vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
                  single_effect: torch.Tensor | None = None,
-                 single_seen: torch.Tensor | None = None) -> None:
+                 single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
@@ -134,7 +136,7 @@ class BioDSNNModule(nn.Module):
         self.register_buffer("mask_edge_index", mask, persistent=False)
 
         # data-driven stream
-        self.vae = (ControlVAE(n_genes, intermediate=vae_intermediate, latent=vae_latent)
+        self.vae = (ControlVAE(n_genes, intermediate=vae_intermediate, latent=vae_latent, init_output=control_init)
                     if self.variant.use_vae else None)
         # knowledge-driven stream: genes
         self.gene_emb = nn.Embedding(n_genes, hidden)
@@ -152,11 +154,16 @@ class BioDSNNModule(nn.Module):
                             if self.variant.cross_gene == "attention" else None)
         # per-gene projection to one value per gene
         self.recovery = _mlp([hidden, 2 * hidden, hidden], last_act=False)
-        self.gene_w1 = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_genes, hidden)))
+        # The last per-gene projection starts at zero, so an untrained network predicts "no change" (effect = 0) and
+        # `additive_residual` starts exactly at the additive prediction; gradients reach the layers below from the
+        # second optimiser step on.
+        mlp = self.variant.cross_gene == "mlp"
+        self.gene_w1 = nn.Parameter(torch.zeros(n_genes, hidden) if not mlp
+                                    else nn.init.xavier_normal_(torch.empty(n_genes, hidden)))
         self.gene_b1 = nn.Parameter(torch.zeros(n_genes))
-        if self.variant.cross_gene == "mlp":  # GEARS' cross-gene state and final gene-specific decoder
+        if mlp:  # GEARS' cross-gene state and final gene-specific decoder
             self.cross_gene = _mlp([n_genes, hidden, hidden], last_act=False)
-            self.gene_w2 = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_genes, hidden + 1)))
+            self.gene_w2 = nn.Parameter(torch.zeros(n_genes, hidden + 1))
             self.gene_b2 = nn.Parameter(torch.zeros(n_genes))
         else:
             self.cross_gene = None
@@ -182,7 +189,27 @@ class BioDSNNModule(nn.Module):
         """Per-gene effect ``[C, G]`` of each condition (a row of padded perturbation indices).
 
         Depends on the perturbation set only, so callers evaluate it once per distinct condition.
+
+        ``additive_prior`` variants: a multi-gene condition c gets ``K(c) + Σ_{p ∈ c seen} (obs(p) − K(p))``, where
+        K is the knowledge stream and obs(p) the observed effect of a single seen in training: the observed singles
+        plus the stream's *interaction* ``K(c) − Σ K(p)``; a gene whose single was not seen keeps its share of K(c).
+        A single is K alone, so the stream still learns single effects (and predicts unseen singles through GO).
+        Untrained (K = 0) this is the sum of the observed single effects: the additive prediction.
         """
+        out = self._knowledge_stream(cond_perts)
+        if self.variant.additive_prior:
+            valid = cond_perts >= 0
+            idx = cond_perts.clamp(min=0)
+            use = valid & self.single_seen[idx] & (valid.sum(1, keepdim=True) >= 2)  # [C, K]
+            if bool(use.any()):
+                singles, inverse = torch.unique(cond_perts[use], return_inverse=True)
+                k_single = self._knowledge_stream(singles.unsqueeze(1))  # [S, G]: once per distinct single
+                gap = self.single_effect[singles] - k_single
+                rows = use.nonzero(as_tuple=True)[0]
+                out = out.index_add(0, rows, gap[inverse])
+        return out
+
+    def _knowledge_stream(self, cond_perts: torch.Tensor) -> torch.Tensor:
         valid = cond_perts >= 0
         perts = self.perturbation_table()[cond_perts.clamp(min=0)] * valid.unsqueeze(-1)
         fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
@@ -195,10 +222,6 @@ class BioDSNNModule(nn.Module):
             cross = self.cross_gene(out)  # [C, hidden]
             cat = torch.cat([out.unsqueeze(-1), cross.unsqueeze(1).expand(-1, self.n_genes, -1)], dim=-1)
             out = (cat * self.gene_w2).sum(-1) + self.gene_b2
-        if self.variant.additive_prior:
-            seen = (self.single_seen[cond_perts.clamp(min=0)] | ~valid).all(1) & valid.any(1)  # [C]
-            prior = (self.single_effect[cond_perts.clamp(min=0)] * valid.unsqueeze(-1)).sum(1)
-            out = out + prior * seen.unsqueeze(-1)
         return out
 
     # -- data stream + output ----------------------------------------------------------------------------------------

@@ -79,13 +79,16 @@ def test_vae_and_transformer_are_trained(variant: str) -> None:
     cell_cond = torch.tensor([0, 1, 0, 1])
     x = torch.rand(4, 12) + 0.1
     gen = torch.Generator().manual_seed(0)
-    out = m(x, cond_perts, cell_cond, gen)
-    loss = perturbation_loss(out.pred, x + 0.5, x.mean(0), cell_cond, torch.ones(2, 12, dtype=torch.bool))
-    if out.vae is not None:
-        loss = loss + ControlVAE.loss(x, out.vae)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
+    # two steps: the last projections start at zero (untrained = no change), so the layers below them get their
+    # first gradient on the second step
+    for _ in range(2):
+        out = m(x, cond_perts, cell_cond, gen)
+        loss = perturbation_loss(out.pred, x + 0.5, x.mean(0), cell_cond, torch.ones(2, 12, dtype=torch.bool))
+        if out.vae is not None:
+            loss = loss + ControlVAE.loss(x, out.vae)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     for k, p in watched.items():
         if k.endswith("bias") and p.grad is None:
             continue
@@ -105,6 +108,34 @@ def test_vae_keeps_zeros_and_is_deterministic_in_eval() -> None:
     assert (out.recon[x != 0] != 0).all()
     vae.eval()
     assert torch.equal(vae(x).recon, vae(x).recon)
+
+
+def test_vae_initialised_at_the_nonzero_mean_regenerates_the_control_mean() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(40, 9, generator=g) * 3 * (torch.rand(40, 9, generator=g) > 0.6)
+    x[:, 4] = 0.0  # a gene that is never expressed
+    torch.manual_seed(0)
+    vae = ControlVAE(9, intermediate=4, latent=2, init_output=ControlVAE.nonzero_mean(x)).eval()
+    recon = vae(x).recon
+    assert torch.allclose(recon.mean(0), x.mean(0), atol=1e-6)
+    assert (recon[x == 0] == 0).all()
+    # training mode (noisy latent) too: the zero last weight ignores the latent
+    assert torch.allclose(vae.train()(x, g).recon.mean(0), x.mean(0), atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_untrained_knowledge_stream_predicts_no_change(variant: str) -> None:
+    m = _module(variant).eval()
+    cond_perts = torch.tensor([[0, 3], [5, -1], [-1, -1], [2, 4], [4, -1]])  # even perturbations: singles seen
+    effect = m.knowledge(cond_perts)
+    if m.variant.additive_prior:  # multi-gene conditions: the sum of their seen singles' observed effects
+        for row, perts in zip(effect, cond_perts.tolist(), strict=True):
+            seen = [p for p in perts if p >= 0 and bool(m.single_seen[p])]
+            expected = (m.single_effect[seen].sum(0) if len([p for p in perts if p >= 0]) >= 2 and seen
+                        else torch.zeros(12))
+            assert torch.allclose(row, expected, atol=1e-6)
+    else:
+        assert torch.equal(effect, torch.zeros_like(effect))
 
 
 def _loop_loss(pred, target, ctrl, conds, keep, gamma=2.0, lam=0.1, sharp=10.0):
@@ -129,6 +160,28 @@ def test_vectorised_loss_equals_loop() -> None:
     keep = torch.rand(4, 8, generator=g) > 0.3
     fast = perturbation_loss(pred, target, ctrl, conds, keep)
     assert torch.allclose(fast, _loop_loss(pred, target, ctrl, conds, keep), atol=1e-6)
+
+
+def test_mean_level_loss_is_the_cell_loss_of_the_condition_means() -> None:
+    g = torch.Generator().manual_seed(6)
+    pred, target = torch.randn(11, 8, generator=g), torch.randn(11, 8, generator=g)
+    ctrl = torch.randn(8, generator=g)
+    conds = torch.tensor([0, 2, 2, 0, 3, 3, 3, 0, 2, 2, 0])  # condition 1 absent from the batch
+    keep = torch.rand(4, 8, generator=g) > 0.3
+    present = [0, 2, 3]
+    pm = torch.stack([pred[conds == c].mean(0) for c in present])
+    tm = torch.stack([target[conds == c].mean(0) for c in present])
+    fast = perturbation_loss(pred, target, ctrl, conds, keep, level="mean")
+    assert torch.allclose(fast, _loop_loss(pm, tm, ctrl, torch.arange(3), keep[present]), atol=1e-6)
+    # a prediction whose per-condition mean is right has no autofocus loss at the mean level, but has at the cell level
+    right = tm[torch.tensor([present.index(int(c)) for c in conds])] + torch.randn(11, 8, generator=g) * 0.5
+    right = right - torch.stack([right[conds == c].mean(0) for c in present])[
+        torch.tensor([present.index(int(c)) for c in conds])] + tm[torch.tensor([present.index(int(c)) for c in conds])]
+    kw = {"direction_weight": 0.0}
+    assert float(perturbation_loss(right, target, ctrl, conds, keep, level="mean", **kw)) < 1e-10
+    assert float(perturbation_loss(right, target, ctrl, conds, keep, level="cell", **kw)) > 0.01
+    with pytest.raises(InputError, match="loss level"):
+        perturbation_loss(pred, target, ctrl, conds, keep, level="cells")
 
 
 def test_direction_term_has_a_gradient() -> None:
