@@ -37,7 +37,7 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "dropout": 0.0,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
-    "direction_sharpness": 10.0, "loss_level": "cell",
+    "direction_sharpness": 10.0, "loss_level": "mean",
     # training
     "epochs": 20, "lr": 1e-3, "weight_decay": 5e-4, "lr_step": 1, "lr_gamma": 0.5, "grad_clip": 1.0,
     "batch_size": 256, "n_de": 20,
