@@ -43,7 +43,7 @@ class SparseMask:
     Example:
         >>> m = SparseMask(torch.tensor([[0, 1, 1], [0, 0, 1]]), 2)   # edges 0→0, 1→0, 1→1
         >>> m.crow.tolist(), m.col.tolist(), m.crow_t.tolist(), m.col_t.tolist()
-        ([0, 2, 3], [0, 1], [0, 1, 3], [0, 0, 1])
+        ([0, 2, 3], [0, 1, 1], [0, 1, 3], [0, 0, 1])
     """
 
     def __init__(self, edge_index: torch.Tensor, n: int) -> None:
