@@ -1,1 +1,41 @@
-"""biodsnn."""
+"""BioDSNN: knowledge-guided prediction of genetic perturbation responses.
+
+Layers (each imports only the ones below it): ``biodsnn.data`` (AnnData → conditions, splits, DE genes, batches;
+no torch at import), ``biodsnn.modules`` (pure torch), ``biodsnn.train``, ``biodsnn.model`` (the class users touch),
+``biodsnn.baselines`` and ``biodsnn.evaluate``. The names below load lazily, so ``import biodsnn.data`` never pulls
+torch.
+
+Example:
+    >>> import biodsnn
+    >>> sorted(biodsnn.VARIANTS)[:3]
+    ['additive_residual', 'full', 'gears']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from reactomenet import __version__
+
+_LAZY = {
+    "BioDSNN": "biodsnn.model",
+    "DEFAULT_HPARAMS": "biodsnn.model",
+    "VARIANTS": "biodsnn.modules",
+    "get_variant": "biodsnn.modules",
+    "get_baseline": "biodsnn.baselines",
+    "evaluate": "biodsnn.evaluate",
+    "load_perturb_data": "biodsnn.data",
+    "make_split": "biodsnn.data",
+    "rank_de_genes": "biodsnn.data",
+    "simulate": "biodsnn.data",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'biodsnn' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

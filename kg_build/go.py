@@ -313,7 +313,7 @@ def jaccard_topk(
     Example:
         >>> A = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 0, 1]], dtype=np.uint8))
         >>> t, n, s = jaccard_topk(A, top_k=1, min_similarity=0.0)
-        >>> t.tolist(), n.tolist(), [round(x, 3) for x in s]
+        >>> t.tolist(), n.tolist(), [round(float(x), 3) for x in s]
         ([0, 1, 2], [1, 0, 1], [0.667, 0.667, 0.333])
     """
     A = sp.csr_matrix(matrix, dtype=np.float32)

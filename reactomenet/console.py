@@ -9,9 +9,26 @@ from __future__ import annotations
 import os
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 stderr_console = Console(stderr=True)
+
+
+class _InfoColumn(ProgressColumn):
+    """A task's optional ``info`` field (loss, current item…); empty when the task has none."""
+
+    def render(self, task: Task) -> Text:
+        return Text(str(task.fields.get("info", "")))
 
 
 def progress_bar(*, transient: bool = False) -> Progress:
@@ -19,15 +36,15 @@ def progress_bar(*, transient: bool = False) -> Progress:
 
     Example:
         >>> with progress_bar() as bar:
-        ...     task = bar.add_task("loading", total=2)
-        ...     bar.advance(task, 2)
+        ...     task = bar.add_task("loading", total=2)  # info= is optional
+        ...     bar.update(task, advance=2, info="done")
     """
     disabled = bool(os.environ.get("BIODSNN_NO_PROGRESS"))
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}", justify="left"),
+        _InfoColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=stderr_console,
