@@ -161,7 +161,7 @@ def coexpression_graph(
     Example:
         >>> c = np.array([[1.0, -0.9, 0.5], [-0.9, 1.0, 0.1], [0.5, 0.1, 1.0]])
         >>> g = coexpression_graph(c, ["A", "B", "C"], top_k=1)
-        >>> g.edge_index.tolist(), g.weight.round(3).tolist(), g.pearson.round(3).tolist()
+        >>> g.edge_index.tolist(), g.weight.astype(float).round(3).tolist(), g.pearson.astype(float).round(3).tolist()
         ([[1, 0, 0], [0, 1, 2]], [0.9, 0.9, 0.5], [-0.9, -0.9, 0.5])
     """
     if corr.shape != (len(genes), len(genes)):
