@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 from torch_geometric.nn import SGConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from biodsnn.modules._attention import MaskedTransformerLayer
 from biodsnn.modules._vae import ControlVAE
@@ -67,6 +68,27 @@ def _mlp(sizes: list[int], *, last_act: bool) -> nn.Sequential:
         if i < len(sizes) - 2 or last_act:
             layers += [nn.LayerNorm(sizes[i + 1]), nn.ReLU()]
     return nn.Sequential(*layers)
+
+
+def normalised_adjacency(edge_index: torch.Tensor, edge_weight: torch.Tensor, n: int
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``D^-1/2 (A + I) D^-1/2`` as CSR arrays ``(crow, col, value)``, rows = message targets, as ``SGConv`` uses it.
+
+    The values come from torch_geometric's own ``gcn_norm`` (``add_self_loops=True``, flow source → target), so
+    existing self-loops keep their weight and duplicate edges add up exactly as in the layer; row ``i`` holds the
+    sources aggregated into node ``i``, so ``SGConv(K=1)(x)[i] == lin(Σ_e value[e] * x[col[e]])`` over row ``i``.
+
+    Example:
+        >>> crow, col, val = normalised_adjacency(torch.tensor([[0], [1]]), torch.ones(1), 3)
+        >>> crow.tolist(), col.tolist()
+        ([0, 1, 3, 4], [0, 0, 1, 2])
+    """
+    ei, w = gcn_norm(edge_index, edge_weight, n, False, True, "source_to_target", dtype=edge_weight.dtype)
+    src, dst = ei[0], ei[1]
+    order = torch.argsort(dst * n + src, stable=True)
+    crow = torch.zeros(n + 1, dtype=torch.long, device=ei.device)
+    crow[1:] = torch.cumsum(torch.bincount(dst, minlength=n), 0)
+    return crow, src[order].contiguous(), w[order].contiguous()
 
 
 def prepare_mask(edge_index: torch.Tensor, n_genes: int) -> torch.Tensor:
@@ -146,7 +168,8 @@ class BioDSNNModule(nn.Module):
         self.gene_mlp = _mlp([hidden, hidden, hidden], last_act=True)
         # knowledge-driven stream: perturbations
         self.pert_emb = nn.Embedding(n_perts, hidden)
-        self.pert_conv = SGConv(hidden, hidden, K=1)
+        self.pert_conv = SGConv(hidden, hidden, K=1)  # K=1, no caching, self-loops: `perturbation_rows` relies on it
+        self._go_cache: tuple[torch.Tensor, int, torch.Tensor, int, tuple[torch.Tensor, ...]] | None = None
         self.pert_fuse = _mlp([hidden, hidden, hidden], last_act=True)
         self.fused_norm = nn.LayerNorm(hidden)
         # cross-gene module
@@ -185,6 +208,48 @@ class BioDSNNModule(nn.Module):
         """Perturbation embeddings ``[n_perts, hidden]`` refined by SGConv over the GO graph."""
         return self.pert_conv(self.pert_emb.weight, self.go_edge_index, self.go_weight)
 
+    def go_adjacency(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The GO graph's normalised adjacency as CSR arrays (:func:`normalised_adjacency`), built on first use.
+
+        Kept while the ``go_edge_index`` / ``go_weight`` buffers are the same tensors, unchanged: ``.to()`` (another
+        device or dtype) replaces them and an in-place edit bumps their version, and either rebuilds it, so the
+        values always have the graph's current device and precision.
+        """
+        ei, w, cached = self.go_edge_index, self.go_weight, self._go_cache
+        if cached is None or cached[0] is not ei or cached[1] != ei._version or cached[2] is not w \
+                or cached[3] != w._version:
+            cached = (ei, ei._version, w, w._version, normalised_adjacency(ei, w, self.n_perts))
+            self._go_cache = cached
+        crow, col, value = cached[4]
+        return crow, col, value
+
+    def perturbation_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows ``[R, hidden]`` of :meth:`perturbation_table` without computing the others.
+
+        ``SGConv`` with K=1 is ``lin(Â x)``, so a row needs only that row of the normalised GO adjacency Â
+        (:meth:`go_adjacency`, built once): the sum of its neighbours' embeddings weighted by Â, then the layer's
+        linear map and bias. Equal to ``perturbation_table()[rows]`` (values and gradients)
+        up to float rounding; a step touches a few hundred edges instead of the whole graph.
+
+        Example:
+            >>> ei = torch.tensor([[0, 1], [1, 0]])
+            >>> m = BioDSNNModule(3, 2, coexpr_edge_index=ei, go_edge_index=ei, mask_edge_index=ei, hidden=8)
+            >>> rows = torch.tensor([1])
+            >>> torch.allclose(m.perturbation_rows(rows), m.perturbation_table()[rows], atol=1e-6)
+            True
+        """
+        crow, col, value = self.go_adjacency()
+        rows = rows.to(crow.device, torch.long)
+        start = crow[rows]
+        counts = crow[rows + 1] - start
+        local = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), counts)  # output row per edge
+        first = torch.cumsum(counts, 0) - counts  # where each row's edges start in the gathered list
+        edge = start[local] + torch.arange(len(local), device=rows.device) - first[local]
+        x = self.pert_emb.weight
+        msg = value[edge].unsqueeze(-1) * x[col[edge]]
+        agg = x.new_zeros(len(rows), x.shape[1]).index_add(0, local, msg)
+        return self.pert_conv.lin(agg)
+
     def knowledge(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """Per-gene effect ``[C, G]`` of each condition (a row of padded perturbation indices).
 
@@ -211,7 +276,8 @@ class BioDSNNModule(nn.Module):
 
     def _knowledge_stream(self, cond_perts: torch.Tensor) -> torch.Tensor:
         valid = cond_perts >= 0
-        perts = self.perturbation_table()[cond_perts.clamp(min=0)] * valid.unsqueeze(-1)
+        needed, inverse = torch.unique(cond_perts.clamp(min=0), return_inverse=True)  # only the batch's rows
+        perts = self.perturbation_rows(needed)[inverse] * valid.unsqueeze(-1)
         fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
         h = torch.relu(self.fused_norm(self.gene_table().unsqueeze(0) + fused.unsqueeze(1)))  # [C, G, hidden]
         if self.transformer is not None:

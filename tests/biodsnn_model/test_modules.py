@@ -41,6 +41,73 @@ def _module(variant: str, n_genes: int = 12, n_perts: int = 10, seed: int = 0) -
                          variant=variant, hidden=8, n_heads=2, d_ff=16, vae_intermediate=6, vae_latent=3, **extra)
 
 
+def _go_module(n_perts: int = 15, seed: int = 0) -> BioDSNNModule:
+    """A module whose GO graph is random and weighted, with duplicate edges, self-loops and isolated nodes."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    go = torch.randint(0, n_perts - 3, (2, 40), generator=g)  # the last 3 perturbations have no edge at all
+    go = torch.cat([go, go[:, :4], torch.tensor([[2, 5], [2, 5]])], dim=1)  # duplicates and weighted self-loops
+    weight = torch.rand(go.shape[1], generator=g) + 0.1
+    ei = torch.tensor([[0, 1], [1, 0]])
+    return BioDSNNModule(6, n_perts, coexpr_edge_index=ei, go_edge_index=go, go_weight=weight, mask_edge_index=ei,
+                         hidden=8, n_heads=2, d_ff=16, vae_intermediate=6, vae_latent=3)
+
+
+def _grads(m: BioDSNNModule, out: torch.Tensor, w: torch.Tensor) -> list[torch.Tensor]:
+    params = [m.pert_emb.weight, m.pert_conv.lin.weight, m.pert_conv.lin.bias]
+    return list(torch.autograd.grad((out * w).sum(), params))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_perturbation_rows_equal_the_full_sgconv(dtype: torch.dtype) -> None:
+    m = _go_module()
+    m.perturbation_rows(torch.tensor([0]))  # builds the adjacency in float32; `.to()` below must rebuild it
+    m = m.to(dtype)
+    assert (m.pert_conv.K, m.pert_conv.cached, m.pert_conv.add_self_loops) == (1, False, True)
+    assert m.pert_conv.lin.bias is not None
+    with torch.no_grad():
+        m.pert_conv.lin.bias.uniform_(-1, 1)  # a non-zero bias, so a missing bias would show
+    full = m.perturbation_table()
+    assert not torch.allclose(full, m.pert_conv.lin(m.pert_emb.weight))  # the graph does change the table
+    tol = 1e-6 if dtype == torch.float32 else 1e-12
+    for rows in (torch.arange(15), torch.tensor([14, 2, 2, 5, 0, 13]), torch.tensor([7]), torch.tensor([], dtype=int)):
+        fast = m.perturbation_rows(rows)
+        assert fast.dtype == dtype and fast.shape == (len(rows), 8)
+        assert torch.allclose(fast, full[rows], atol=tol, rtol=0)
+        w = torch.randn(len(rows), 8, generator=torch.Generator().manual_seed(len(rows)), dtype=dtype)
+        for a, b in zip(_grads(m, m.perturbation_rows(rows), w), _grads(m, m.perturbation_table()[rows], w),
+                        strict=True):
+            assert torch.allclose(a, b, atol=tol, rtol=0)
+    with torch.no_grad():  # an in-place edit of the graph's weights rebuilds the adjacency too
+        m.go_weight.mul_(torch.linspace(0.5, 2.0, len(m.go_weight), dtype=dtype))
+    assert torch.allclose(m.perturbation_rows(torch.arange(15)), m.perturbation_table(), atol=tol, rtol=0)
+    # isolated nodes see only themselves, with weight 1 after normalisation: lin(x_i)
+    iso = torch.tensor([12, 13, 14])
+    assert torch.allclose(m.perturbation_rows(iso), m.pert_conv.lin(m.pert_emb.weight[iso]), atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_knowledge_with_perturbation_rows_equals_the_full_table(variant: str, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    m = _module(variant).eval()
+    with torch.no_grad():  # move off the zero-initialised projection, so the perturbation embeddings reach the output
+        m.gene_w1.normal_()
+        if m.cross_gene is not None:
+            m.gene_w2.normal_()
+    cond_perts = torch.tensor([[0, 3], [5, -1], [-1, -1], [2, 4], [3, 0]])
+    params = [m.pert_emb.weight, *m.pert_conv.parameters()]
+    fast = m.knowledge(cond_perts)
+    fast_grads = torch.autograd.grad(fast.square().sum(), params)
+    monkeypatch.setattr(m, "perturbation_rows", lambda rows: m.perturbation_table()[rows])
+    plain = m.knowledge(cond_perts)
+    plain_grads = torch.autograd.grad(plain.square().sum(), params)
+    assert not torch.allclose(plain[0], plain[1])
+    assert torch.allclose(fast, plain, atol=1e-5)
+    for a, b in zip(fast_grads, plain_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert any(bool(g.abs().sum() > 0) for g in fast_grads)
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_knowledge_per_condition_equals_per_cell(variant: str) -> None:
     m = _module(variant).eval()
