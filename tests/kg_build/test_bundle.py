@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -105,3 +106,26 @@ def test_loader_refuses_a_non_bundle(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(InputError, match="not a complete knowledge bundle"):
         KnowledgeBundle.load(tmp_path / "x")
+
+
+def test_map_genes_builds_the_same_bundle_from_ensembl_ids(tmp_path, fakes, split):
+    """Data named by Ensembl ids + map_genes gives the symbol-named bundle, keeping the data's own names."""
+    table = pd.read_csv(
+        Path(__file__).resolve().parents[2] / "reactomenet/data/genes/orgHsEgDb_3.16.0_symbol_ensembl.tsv.gz",
+        sep="\t",
+        dtype=str,
+    ).drop_duplicates("symbol")
+    ensembl_of = dict(zip(table["symbol"], table["ensembl_id"], strict=True))
+    ids = [ensembl_of.get(g, g) for g in fakes.GENES]
+    assert sum(i.startswith("ENSG") for i in ids) >= len(ids) - 2  # the two made-up genes keep their names
+    by_symbol = build_bundle(fakes.make_data(), split, tmp_path / "symbols", **_options(fakes))
+    by_ensembl = build_bundle(
+        fakes.make_data(genes=ids), split, tmp_path / "ensembl", map_genes=True, **_options(fakes)
+    )
+    a, b = KnowledgeBundle.load(by_symbol), KnowledgeBundle.load(by_ensembl)
+    assert b.genes == ids  # the bundle keeps the data's names, so it matches the data it was built from
+    genes_table = pd.read_parquet(by_ensembl / "genes.parquet").dropna(subset=["measured_index"])
+    expected = [g if not g.startswith("ZZ_") else None for g in fakes.GENES]  # made-up names map to nothing
+    assert genes_table.sort_values("measured_index")["symbol"].tolist() == expected
+    for part in ("mask", "coexpression", "go_graph"):
+        np.testing.assert_array_equal(getattr(a, part).edge_index, getattr(b, part).edge_index)
