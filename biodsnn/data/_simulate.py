@@ -76,6 +76,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 _GO_FILE = "orgHsEgDb_3.16.0_gene2go_direct.tsv.gz"
 _CHUNK = 2048
+# Interaction strength: saturation caps (log units), AND-term probability and weight, and the share of doubles
+# drawn among related genes (one regulates the other or they share a target). With (1.0, 3.0), 0.35, (0.6, 1.5) and
+# 0.5 the `small` preset's doubles were additive to 0.1 % of their change, far from Norman's genetic interactions.
+_CAP_RANGE = (0.5, 1.5)
+_AND_PROB = 0.6
+_AND_RANGE = (1.0, 2.0)
+_RELATED_SHARE = 0.8
 MEASURED_SHARE = 0.5
 
 
@@ -207,11 +214,11 @@ def _build_network(n_genes: int, rng: np.random.Generator, p_pathway: float) -> 
             src.append(r)
             dst.append(g)
             wts.append((1.0 if rng.random() < 0.6 else -1.0) * rng.uniform(0.4, 1.2))
-        if len(regs) >= 2 and rng.random() < 0.35:
+        if len(regs) >= 2 and rng.random() < _AND_PROB:
             and_t.append(g)
             and_1.append(regs[0])
             and_2.append(regs[1])
-            and_v.append((1.0 if rng.random() < 0.5 else -1.0) * rng.uniform(0.6, 1.5))
+            and_v.append((1.0 if rng.random() < 0.5 else -1.0) * rng.uniform(*_AND_RANGE))
     w = sp.csc_matrix((wts, (src, dst)), shape=(g_count, g_count))
     depth = np.zeros(g_count, dtype=np.int64)
     by_position = np.argsort(position, kind="stable")
@@ -224,7 +231,7 @@ def _build_network(n_genes: int, rng: np.random.Generator, p_pathway: float) -> 
         genes=genes,
         base_log_p=rng.normal(0.0, 1.6, g_count),
         theta=rng.lognormal(np.log(3.0), 0.6, g_count),
-        cap=rng.uniform(1.0, 3.0, g_count),
+        cap=rng.uniform(*_CAP_RANGE, g_count),
         w=w,
         and_target=np.array(and_t, dtype=np.int64),
         and_r1=np.array(and_1, dtype=np.int64),
@@ -265,7 +272,7 @@ def _choose_conditions(
     ]
     pairs: set[tuple[int, int]] = set()
     if related:
-        take = rng.choice(len(related), size=min(len(related), n_doubles // 2), replace=False)
+        take = rng.choice(len(related), size=min(len(related), round(_RELATED_SHARE * n_doubles)), replace=False)
         pairs.update(related[i] for i in take)
     while len(pairs) < n_doubles:
         a, b = sorted(rng.choice(single_genes, size=2, replace=False).tolist())
