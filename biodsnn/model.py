@@ -165,7 +165,7 @@ class BioDSNN:
             for cond, row in zip(singles, means, strict=True):
                 j = self.pert_index[parse_condition(cond)[0]]
                 effect[j], seen[j] = row - ctrl, True
-        return {"single_effect": effect, "single_seen": seen}
+        return {"single_effect": effect, "single_seen": seen, "control_mean": ctrl}
 
     @property
     def de(self) -> Any:

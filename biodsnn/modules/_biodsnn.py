@@ -41,7 +41,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("noMask", True, "attention", "dense", description="transformer attends to all gene pairs"),
         Variant("gears", False, "mlp", description="GEARS: cross-gene MLP instead of attention, control + effect"),
         Variant("additive_residual", True, "attention", "sparse", additive_prior=True,
-                description="observed single effects + the knowledge stream's interaction (K(A+B) − K(A) − K(B))"),
+                description="observed single effects + a learned interaction (a head on the single effects, plus "
+                            "K(A+B) − K(A) − K(B))"),
     )
 }
 
@@ -105,6 +106,12 @@ def prepare_mask(edge_index: torch.Tensor, n_genes: int) -> torch.Tensor:
     return torch.stack([key % n_genes, key // n_genes])
 
 
+#: Inputs of the interaction head per gene: sum, absolute sum, sum of squares and pairwise products of the single
+#: effects, and the control level; plus a learned gene projection of this width.
+N_INTERACTION_FEATURES = 5
+INTERACTION_GENE_DIM = 8
+
+
 class ModuleOutput:
     """Per-cell predictions plus what the loss needs."""
 
@@ -123,6 +130,8 @@ class BioDSNNModule(nn.Module):
         variant: a name from :data:`VARIANTS`.
         single_effect / single_seen: for ``additive_prior`` variants, the observed effect ``[n_perts, G]`` of each
             single perturbation seen in training and a ``[n_perts]`` bool flag.
+        control_mean: for ``additive_prior`` variants, the control's per-gene mean (an input of the interaction head:
+            how a gene's response saturates depends on its level); None: zeros.
         control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
             cells), so that the untrained VAE regenerates the control mean; None: a random decoder.
 
@@ -140,7 +149,8 @@ class BioDSNNModule(nn.Module):
                  variant: str = "full", hidden: int = 64, n_heads: int = 2, d_ff: int = 512,
                  vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
                  single_effect: torch.Tensor | None = None,
-                 single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None) -> None:
+                 single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None,
+                 control_mean: torch.Tensor | None = None) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
@@ -196,6 +206,14 @@ class BioDSNNModule(nn.Module):
                                  "biodsnn.model.BioDSNN")
             self.register_buffer("single_effect", torch.as_tensor(single_effect, dtype=torch.float32))
             self.register_buffer("single_seen", torch.as_tensor(single_seen, dtype=torch.bool))
+            ctrl = torch.zeros(n_genes) if control_mean is None else torch.as_tensor(control_mean, dtype=torch.float32)
+            self.register_buffer("control_mean", ctrl, persistent=False)  # from the data, rebuilt on load
+            # interaction head: per gene, symmetric features of the members' single effects + the gene's level and
+            # a small projection of its embedding -> a correction to A + B; last layer zero, so it starts at additive
+            self.interaction_gene = nn.Linear(hidden, INTERACTION_GENE_DIM)
+            self.interaction = _mlp([N_INTERACTION_FEATURES + INTERACTION_GENE_DIM, 32, 32, 1], last_act=False)
+            nn.init.zeros_(self.interaction[-1].weight)
+            nn.init.zeros_(self.interaction[-1].bias)
 
     # -- knowledge stream -------------------------------------------------------------------------------------------
     def gene_table(self) -> torch.Tensor:
@@ -255,24 +273,42 @@ class BioDSNNModule(nn.Module):
 
         Depends on the perturbation set only, so callers evaluate it once per distinct condition.
 
-        ``additive_prior`` variants: a multi-gene condition c gets ``K(c) + Σ_{p ∈ c seen} (obs(p) − K(p))``, where
-        K is the knowledge stream and obs(p) the observed effect of a single seen in training: the observed singles
-        plus the stream's *interaction* ``K(c) − Σ K(p)``; a gene whose single was not seen keeps its share of K(c).
-        A single is K alone, so the stream still learns single effects (and predicts unseen singles through GO).
-        Untrained (K = 0) this is the sum of the observed single effects: the additive prediction.
+        ``additive_prior`` variants: a multi-gene condition c gets ``K(c) + Σ_{p ∈ c seen} (obs(p) − K(p)) +
+        H(c)``, where K is the knowledge stream and obs(p) the observed effect of a single seen in training: the
+        observed singles, the stream's interaction ``K(c) − Σ K(p)``, and the interaction head H, which reads per
+        gene the sum, absolute sum, sum of squares and pairwise products of the members' single effects (observed
+        when seen, K(p) otherwise), the gene's control level and its embedding, so it can learn saturation and
+        synergy from the training combinations. A gene whose single was not seen keeps its share of K(c). A single
+        is K alone, so the stream still learns single effects (and predicts unseen singles through GO). Untrained
+        (K = 0, H = 0) this is the sum of the observed single effects: the additive prediction.
         """
         out = self._knowledge_stream(cond_perts)
-        if self.variant.additive_prior:
-            valid = cond_perts >= 0
-            idx = cond_perts.clamp(min=0)
-            use = valid & self.single_seen[idx] & (valid.sum(1, keepdim=True) >= 2)  # [C, K]
-            if bool(use.any()):
-                singles, inverse = torch.unique(cond_perts[use], return_inverse=True)
-                k_single = self._knowledge_stream(singles.unsqueeze(1))  # [S, G]: once per distinct single
-                gap = self.single_effect[singles] - k_single
-                rows = use.nonzero(as_tuple=True)[0]
-                out = out.index_add(0, rows, gap[inverse])
-        return out
+        if not self.variant.additive_prior:
+            return out
+        valid = cond_perts >= 0
+        rows = (valid.sum(1) >= 2).nonzero(as_tuple=True)[0]
+        if len(rows) == 0:
+            return out
+        members = cond_perts[rows]  # [M, K]
+        member_row = (members >= 0).nonzero(as_tuple=True)[0]  # row (in `rows`) of each member, row-major
+        singles, inverse = torch.unique(members[members >= 0], return_inverse=True)
+        k_single = self._knowledge_stream(singles.unsqueeze(1))  # [S, G]: once per distinct single
+        seen = self.single_seen[singles].unsqueeze(1)
+        estimate = torch.where(seen, self.single_effect[singles], k_single)  # the best single effect we have
+        out = out.index_add(0, rows[member_row], (estimate - k_single)[inverse])  # zero for unseen members
+        return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
+
+    def _interaction_head(self, effects: torch.Tensor, member_row: torch.Tensor, n_rows: int) -> torch.Tensor:
+        """H for ``n_rows`` combinations from their members' single effects ``[N, G]`` (``member_row``: owner)."""
+        def per_row(x: torch.Tensor) -> torch.Tensor:
+            return x.new_zeros(n_rows, x.shape[1]).index_add(0, member_row, x)
+
+        total, squares = per_row(effects), per_row(effects * effects)
+        features = [total, per_row(effects.abs()), squares, 0.5 * (total * total - squares),
+                    self.control_mean.expand(n_rows, -1)]
+        gene = self.interaction_gene(self.gene_table())  # [G, d]
+        x = torch.cat([torch.stack(features, -1), gene.unsqueeze(0).expand(n_rows, -1, -1)], -1)
+        return self.interaction(x).squeeze(-1)
 
     def _knowledge_stream(self, cond_perts: torch.Tensor) -> torch.Tensor:
         valid = cond_perts >= 0

@@ -138,6 +138,9 @@ def test_vae_and_transformer_are_trained(variant: str) -> None:
         watched.update({f"transformer.{k}": p for k, p in m.transformer.named_parameters()})
     if m.variant.cross_gene == "mlp":
         watched.update({f"cross_gene.{k}": p for k, p in m.cross_gene.named_parameters()})
+    if m.variant.additive_prior:  # the interaction head learns too (row 0 below is a combination)
+        watched.update({f"interaction.{k}": p for k, p in m.interaction.named_parameters()})
+        watched.update({f"interaction_gene.{k}": p for k, p in m.interaction_gene.named_parameters()})
     assert watched, "every variant has a data or a cross-gene module to watch"
     assert all(id(p) in params for p in watched.values())
     before = {k: p.detach().clone() for k, p in watched.items()}
@@ -203,6 +206,30 @@ def test_untrained_knowledge_stream_predicts_no_change(variant: str) -> None:
             assert torch.allclose(row, expected, atol=1e-6)
     else:
         assert torch.equal(effect, torch.zeros_like(effect))
+
+
+def test_additive_prior_equals_a_loop_over_combinations() -> None:
+    """The vectorised additive prior + interaction head equals the formula evaluated one condition at a time."""
+    m = _module("additive_residual").eval()
+    torch.nn.init.normal_(m.interaction[-1].weight)  # a non-zero head (it starts at zero)
+    torch.nn.init.normal_(m.gene_w1)  # and a non-zero knowledge stream
+    m.control_mean = torch.rand(12)
+    cond_perts = torch.tensor([[0, 3, -1], [5, -1, -1], [-1, -1, -1], [2, 4, 6], [1, 3, -1], [4, -1, 8]])
+    fast = m.knowledge(cond_perts)
+    gene = m.interaction_gene(m.gene_table())
+    for row, perts in zip(fast, cond_perts.tolist(), strict=True):
+        members = [p for p in perts if p >= 0]
+        k_c = m._knowledge_stream(torch.tensor([perts]))[0]
+        if len(members) < 2:
+            assert torch.allclose(row, k_c, atol=1e-5)
+            continue
+        k = [m._knowledge_stream(torch.tensor([[p]]))[0] for p in members]
+        est = [m.single_effect[p] if bool(m.single_seen[p]) else kp for p, kp in zip(members, k, strict=True)]
+        pairs = sum(est[i] * est[j] for i in range(len(est)) for j in range(i + 1, len(est)))
+        feats = torch.stack([sum(est), sum(e.abs() for e in est), sum(e * e for e in est), pairs, m.control_mean], -1)
+        head = m.interaction(torch.cat([feats, gene], -1)).squeeze(-1)
+        expected = k_c + sum(e - kp for e, kp in zip(est, k, strict=True)) + head
+        assert torch.allclose(row, expected, atol=1e-5)
 
 
 def _loop_loss(pred, target, ctrl, conds, keep, gamma=2.0, lam=0.1, sharp=10.0):
