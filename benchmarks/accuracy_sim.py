@@ -46,6 +46,8 @@ class _OracleAdditive:
 
 
 def _value(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for cast in (int, float):
         try:
             return cast(text)
@@ -67,7 +69,8 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=0, help="bootstrap resamples for the paired comparisons")
     ap.add_argument("--no-oracle", action="store_true", help="leave out the additive_oracle reference")
     ap.add_argument("--train-fit", action="store_true",
-                    help="also print each variant's top-20 DE MSE on its own training conditions (fit, not accuracy)")
+                    help="also print each variant's top-20 DE MSE on its own training conditions (fit, not accuracy) "
+                         "and, with a VAE, how far its regenerated control mean drifted from the control mean")
     args = ap.parse_args()
 
     from biodsnn.baselines import get_baseline, resolve_baselines
@@ -101,6 +104,10 @@ def main() -> None:
             pred, true = m.predict_means(train), data.condition_means(train)
             fit = np.mean([np.mean((pred[i, de.top[c]] - true[i, de.top[c]]) ** 2) for i, c in enumerate(train)])
             print(f"  {v}: top-20 DE MSE on its {len(train)} training conditions {fit:.4f}", flush=True)
+            if m.module.vae is not None:  # how far the data stream's baseline has moved from the control mean
+                drift = (m._baseline_mean() - m.ctrl_mean).cpu().numpy()
+                print(f"  {v}: regenerated control mean − control mean: mean |.| {np.abs(drift).mean():.4f}, "
+                      f"mean square {np.mean(drift ** 2):.4f}", flush=True)
     res = evaluate(predictors, data, split, de, metrics=list(METRICS), n_boot=args.n_boot, seed=args.seed, gi=False)
 
     counts = {g: sum(1 for c in res.conditions if res.subgroups[c] == g) for g in dict.fromkeys(res.subgroups.values())}

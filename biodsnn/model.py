@@ -34,7 +34,7 @@ CONFIG_FORMAT = 1
 DEFAULT_HPARAMS: dict[str, Any] = {
     # network
     "hidden": 64, "n_heads": 2, "d_ff": 512, "vae_intermediate": 32, "vae_latent": 16, "pos_weight": 0.2,
-    "dropout": 0.0,
+    "dropout": 0.0, "detach_vae_baseline": False,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0, "loss_level": "mean",
@@ -44,7 +44,8 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # prediction: control cells whose regenerated expression is averaged (0 = all)
     "n_control_predict": 512, "predict_chunk": 8,
 }
-_MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout")
+_MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
+                "detach_vae_baseline")
 
 
 def _manifest_sha256(knowledge: Any) -> str:

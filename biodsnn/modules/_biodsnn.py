@@ -130,6 +130,8 @@ class BioDSNNModule(nn.Module):
         variant: a name from :data:`VARIANTS`.
         single_effect / single_seen: for ``additive_prior`` variants, the observed effect ``[n_perts, G]`` of each
             single perturbation seen in training and a ``[n_perts]`` bool flag.
+        detach_vae_baseline: the prediction loss does not reach the VAE (it learns from its own loss only), so its
+            regenerated control cannot drift toward the average perturbation; False: trained jointly (the paper).
         control_mean: for ``additive_prior`` variants, the control's per-gene mean (an input of the interaction head:
             how a gene's response saturates depends on its level); None: zeros.
         control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
@@ -150,10 +152,11 @@ class BioDSNNModule(nn.Module):
                  vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
                  single_effect: torch.Tensor | None = None,
                  single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None,
-                 control_mean: torch.Tensor | None = None) -> None:
+                 control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = False) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
+        self.detach_vae_baseline = bool(detach_vae_baseline)
 
         def _w(w: torch.Tensor | None, ei: torch.Tensor) -> torch.Tensor:
             return torch.ones(ei.shape[1]) if w is None else torch.as_tensor(w, dtype=torch.float32)
@@ -333,7 +336,7 @@ class BioDSNNModule(nn.Module):
         if self.vae is None:
             return control_x, None
         out = self.vae(control_x, generator)
-        return out.recon, out
+        return (out.recon.detach() if self.detach_vae_baseline else out.recon), out
 
     def forward(self, control_x: torch.Tensor, cond_perts: torch.Tensor, cell_condition: torch.Tensor,
                 generator: torch.Generator | None = None) -> ModuleOutput:

@@ -293,3 +293,21 @@ def test_direction_term_has_a_gradient() -> None:
 def test_unknown_variant_is_an_input_error() -> None:
     with pytest.raises(InputError, match="noVAE"):
         get_variant("novae")
+
+
+def test_detached_vae_baseline_learns_from_its_own_loss_only() -> None:
+    x = torch.rand(4, 12) + 0.1
+    cond_perts, cell_cond = torch.tensor([[0, 3], [5, -1]]), torch.tensor([0, 1, 0, 1])
+    keep = torch.ones(2, 12, dtype=torch.bool)
+    for detach in (False, True):
+        m = _module("full")
+        m.detach_vae_baseline = detach
+        out = m(x, cond_perts, cell_cond, torch.Generator().manual_seed(0))
+        pred_loss = perturbation_loss(out.pred, x + 0.5, x.mean(0), cell_cond, keep)
+        grads = torch.autograd.grad(pred_loss, list(m.vae.parameters()), allow_unused=True, retain_graph=True)
+        reaches_vae = any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+        assert reaches_vae is not detach
+        own = torch.autograd.grad(ControlVAE.loss(x, out.vae), list(m.vae.parameters()), allow_unused=True)
+        assert any(g is not None and bool(g.abs().sum() > 0) for g in own)
+        # the prediction itself is the same either way
+        assert torch.allclose(out.pred, m(x, cond_perts, cell_cond, torch.Generator().manual_seed(0)).pred)
