@@ -10,6 +10,28 @@ from cli._common import data_options, load_data, loader_options
 from reactomenet.io import atomic_output
 
 
+def _setting_value(text: str) -> object:
+    """``true``/``false`` → bool, then int, then float, else the text."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, object]:
+    settings: dict[str, object] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE, e.g. lr_gamma=0.95", ctx=ctx, param=param)
+        settings[key.strip()] = _setting_value(value.strip())
+    return settings
+
+
 @click.command("fit")
 @data_options(help="Perturbation data (.h5ad), e.g. from `biodsnn simulate`.")
 @click.option("--knowledge", "knowledge_dir", required=True, type=click.Path(exists=True, file_okay=False),
@@ -22,13 +44,16 @@ from reactomenet.io import atomic_output
               help="full, noVAE, noAttention, noMask, gears or additive_residual.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 64).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 256).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
+@click.option("--set", "settings", multiple=True, callback=_parse_settings, metavar="KEY=VALUE",
+              help="Any other model option (biodsnn.model.DEFAULT_HPARAMS), repeatable, e.g. --set lr_gamma=0.95 "
+                   "--set detach_vae_baseline=true.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
 def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str, epochs: int,
-                seed: int, batch_size: int | None, lr: float | None, device: str, resume: bool,
-                **loader: object) -> None:
+                seed: int, batch_size: int | None, lr: float | None, settings: dict[str, object], device: str,
+                resume: bool, **loader: object) -> None:
     """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
@@ -37,7 +62,7 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
 
     options = loader_options(loader)
     data = load_data(data_path, loader)
-    hparams: dict[str, object] = {"device": device}
+    hparams: dict[str, object] = {**settings, "device": device}
     if batch_size is not None:
         hparams["batch_size"] = batch_size
     if lr is not None:

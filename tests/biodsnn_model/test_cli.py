@@ -43,3 +43,18 @@ def test_fit_then_predict(wired) -> None:
     r = CliRunner().invoke(main, ["predict", str(run), "-p", "NOTAGENE", "-o", str(wired / "bad.h5ad")])
     assert r.exit_code == 2 and "NOTAGENE" in r.output
     assert not (wired / "bad.h5ad").exists()
+
+
+def test_fit_set_options_reach_the_model_and_bad_ones_get_one_line(wired) -> None:
+    import json
+
+    base = ["fit", "--data", str(wired / "perturb.h5ad"), "--knowledge", str(wired / "knowledge"), "--epochs", "1"]
+    run = wired / "run"
+    r = CliRunner().invoke(main, [*base, "-o", str(run), "--set", "lr_gamma=0.9", "--set", "detach_vae_baseline=true"])
+    assert r.exit_code == 0, r.output
+    hp = json.loads((run / "config.json").read_text())["hparams"]
+    assert hp["lr_gamma"] == 0.9 and hp["detach_vae_baseline"] is True
+    r = CliRunner().invoke(main, [*base, "-o", str(wired / "r2"), "--set", "lr_gama=0.9"])
+    assert r.exit_code == 2 and "lr_gama" in r.output and "lr_gamma" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, [*base, "-o", str(wired / "r3"), "--set", "lr_gamma"])
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output
