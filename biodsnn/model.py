@@ -34,7 +34,10 @@ CONFIG_FORMAT = 1
 DEFAULT_HPARAMS: dict[str, Any] = {
     # network
     "hidden": 64, "n_heads": 2, "d_ff": 512, "vae_intermediate": 32, "vae_latent": 16, "pos_weight": 0.2,
-    "dropout": 0.0, "detach_vae_baseline": False,
+    # True: the VAE learns from its own loss only, so its regenerated control cannot drift toward the average
+    # perturbation (measured: joint training drifts and scores worse; docs/accuracy-model.md). False: the paper's
+    # joint training.
+    "dropout": 0.0, "detach_vae_baseline": True,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0, "loss_level": "mean",

@@ -131,7 +131,8 @@ class BioDSNNModule(nn.Module):
         single_effect / single_seen: for ``additive_prior`` variants, the observed effect ``[n_perts, G]`` of each
             single perturbation seen in training and a ``[n_perts]`` bool flag.
         detach_vae_baseline: the prediction loss does not reach the VAE (it learns from its own loss only), so its
-            regenerated control cannot drift toward the average perturbation; False: trained jointly (the paper).
+            regenerated control cannot drift toward the average perturbation (the default); False: trained jointly
+            with the prediction loss (the paper).
         control_mean: for ``additive_prior`` variants, the control's per-gene mean (an input of the interaction head:
             how a gene's response saturates depends on its level); None: zeros.
         control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
@@ -152,7 +153,7 @@ class BioDSNNModule(nn.Module):
                  vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
                  single_effect: torch.Tensor | None = None,
                  single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None,
-                 control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = False) -> None:
+                 control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
