@@ -42,7 +42,9 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0, "loss_level": "mean",
     # training
-    "epochs": 20, "lr": 1e-3, "weight_decay": 5e-4, "lr_step": 1, "lr_gamma": 0.5, "grad_clip": 1.0,
+    # weight decay on weight matrices and embeddings only (weight_decay_biases=True: on every parameter, GEARS' way)
+    "epochs": 20, "lr": 1e-3, "weight_decay": 5e-4, "weight_decay_biases": False, "lr_step": 1, "lr_gamma": 0.5,
+    "grad_clip": 1.0,
     "batch_size": 256, "n_de": 20,
     # prediction: control cells whose regenerated expression is averaged (0 = all)
     "n_control_predict": 512, "predict_chunk": 8,
@@ -277,7 +279,8 @@ class BioDSNN:
         self._keep = self._keep_table([*self.split.train, "ctrl"])
         self._val_true = None
         config = TrainConfig(epochs=hp["epochs"], lr=hp["lr"], weight_decay=hp["weight_decay"], lr_step=hp["lr_step"],
-                             lr_gamma=hp["lr_gamma"], grad_clip=hp["grad_clip"], seed=self.seed)
+                             lr_gamma=hp["lr_gamma"], grad_clip=hp["grad_clip"], seed=self.seed,
+                             weight_decay_biases=bool(hp["weight_decay_biases"]))
         self.run_dir = Path(run_dir) if run_dir is not None else None
         result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
                                     loss=self.batch_loss, validate=self.validation_metric, config=config,

@@ -37,6 +37,27 @@ class TrainConfig:
     lr_gamma: float = 0.5
     grad_clip: float = 1.0
     seed: int = 0
+    #: False: weight decay only on weight matrices and embeddings (ndim ≥ 2), not on biases and norm gains, which
+    #: hold levels (the VAE's output bias starts at the control expression; decaying it drifted the baseline).
+    weight_decay_biases: bool = False
+
+
+def parameter_groups(module: torch.nn.Module, weight_decay: float, *, decay_biases: bool = False
+                     ) -> list[dict[str, Any]]:
+    """Adam parameter groups: ``weight_decay`` on tensors with ndim ≥ 2, none on biases and norm gains.
+
+    With ``decay_biases`` every parameter is decayed (one group), as GEARS and the paper's code do.
+
+    Example:
+        >>> groups = parameter_groups(torch.nn.Linear(3, 2), 5e-4)
+        >>> [(len(g["params"]), g["weight_decay"]) for g in groups]
+        [(1, 0.0005), (1, 0.0)]
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    if decay_biases:
+        return [{"params": params, "weight_decay": weight_decay}]
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
 
 
 @dataclass
@@ -95,7 +116,8 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
         2
     """
     run_path = Path(run_dir) if run_dir is not None else None
-    optimizer = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(parameter_groups(module, config.weight_decay,
+                                                  decay_biases=config.weight_decay_biases), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
@@ -107,7 +129,7 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
             module.load_state_dict(ckpt["module"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, ValueError) as exc:  # ValueError: other optimiser parameter groups
             raise InputError(f"cannot resume from {ckpt_path}: {exc}; remove it to start again") from exc
         start_epoch = int(ckpt["epoch"])
         result.history = [dict(h) for h in ckpt["history"]]
