@@ -35,6 +35,34 @@ def read_password(env_var: str, *, user: str, confirm: bool = False) -> str:
     raise InputError(f"no password: set ${env_var} (passwords are never taken from the command line)")
 
 
+def server_options(func: Callable[..., Any], *, help_prefix: str = "") -> Callable[..., Any]:
+    """--uri, --user and --password-env, for every command that may talk to a Bolt server.
+
+    ``help_prefix`` marks them in commands where a server is optional (``reactomenet genes-of --backend neo4j``).
+    """
+    func = click.option(
+        "--password-env",
+        default=PASSWORD_ENV,
+        show_default=True,
+        metavar="VAR",
+        help=f"{help_prefix}environment variable holding the password (prompted for when unset on a terminal).",
+    )(func)
+    func = click.option(
+        "--user",
+        envvar="REACTOMENET_NEO4J_USER",
+        default="neo4j",
+        show_default=True,
+        help=f"{help_prefix}user name (env REACTOMENET_NEO4J_USER).",
+    )(func)
+    return click.option(
+        "--uri",
+        envvar="REACTOMENET_NEO4J_URI",
+        default="bolt://127.0.0.1:7687",
+        show_default=True,
+        help=f"{help_prefix}Bolt URI of Neo4j 5 or the local server (env REACTOMENET_NEO4J_URI).",
+    )(func)
+
+
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--uri, --user, --password-env and --database, shared by every command that talks to a server."""
     func = click.option(
@@ -43,28 +71,7 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="Database name (env REACTOMENET_NEO4J_DATABASE; default: the server's default database).",
     )(func)
-    func = click.option(
-        "--password-env",
-        default=PASSWORD_ENV,
-        show_default=True,
-        metavar="VAR",
-        help="Environment variable holding the password (prompted for when unset on a terminal).",
-    )(func)
-    func = click.option(
-        "--user",
-        envvar="REACTOMENET_NEO4J_USER",
-        default="neo4j",
-        show_default=True,
-        help="User name (env REACTOMENET_NEO4J_USER).",
-    )(func)
-    func = click.option(
-        "--uri",
-        envvar="REACTOMENET_NEO4J_URI",
-        default="bolt://127.0.0.1:7687",
-        show_default=True,
-        help="Bolt URI of Neo4j 5 or the local server (env REACTOMENET_NEO4J_URI).",
-    )(func)
-    return func
+    return server_options(func)
 
 
 @click.group("neo4j", cls=FriendlyGroup)

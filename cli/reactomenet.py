@@ -21,7 +21,6 @@ from cli._common import FriendlyGroup
 from reactomenet.errors import InputError
 
 FORMATS = ("auto", "table", "tsv", "json")
-PASSWORD_ENV = "REACTOMENET_NEO4J_PASSWORD"
 
 
 @click.group(cls=FriendlyGroup)
@@ -51,27 +50,7 @@ def release_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--release, --species, --backend, --uri, --user, --password-env (see docs/architecture.md)."""
-    func = click.option(
-        "--password-env",
-        default=PASSWORD_ENV,
-        show_default=True,
-        metavar="VAR",
-        help="neo4j: environment variable holding the password (prompted for when unset on a terminal).",
-    )(func)
-    func = click.option(
-        "--user",
-        envvar="REACTOMENET_NEO4J_USER",
-        default="neo4j",
-        show_default=True,
-        help="neo4j: user name (env REACTOMENET_NEO4J_USER).",
-    )(func)
-    func = click.option(
-        "--uri",
-        envvar="REACTOMENET_NEO4J_URI",
-        default="bolt://127.0.0.1:7687",
-        show_default=True,
-        help="neo4j: Bolt URI (env REACTOMENET_NEO4J_URI).",
-    )(func)
+    func = _reactomenet_neo4j.server_options(func, help_prefix="neo4j: ")
     func = click.option(
         "--backend",
         type=click.Choice(["networkx", "neo4j"]),
@@ -94,15 +73,6 @@ def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _password(env_var: str, user: str) -> str:
-    value = os.environ.get(env_var)
-    if value:
-        return value
-    if sys.stdin.isatty():
-        return str(click.prompt(f"password for {user}", hide_input=True, err=True))
-    raise InputError(f"no password: set ${env_var} (passwords are never taken from the command line)")
-
-
 def _open(opts: dict[str, Any]) -> Any:
     from reactomenet.backends import open_backend
 
@@ -113,7 +83,8 @@ def _open(opts: dict[str, Any]) -> Any:
         if release is not None:
             # open_backend refuses it with the way out; do it before asking for a password.
             return open_backend("neo4j", release=release, species=species)
-        return open_backend("neo4j", species=species, uri=uri, user=user, password=_password(password_env, user))
+        password = _reactomenet_neo4j.read_password(password_env, user=user)
+        return open_backend("neo4j", species=species, uri=uri, user=user, password=password)
     return open_backend("networkx", release=release, species=species)
 
 
