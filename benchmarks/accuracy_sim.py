@@ -45,17 +45,6 @@ class _OracleAdditive:
         return np.stack(out)
 
 
-def _value(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
@@ -77,9 +66,10 @@ def main() -> None:
     from biodsnn.data import load_perturb_data, make_split, rank_de_genes, simulate
     from biodsnn.evaluate import evaluate
     from biodsnn.model import BioDSNN
+    from cli._common import setting_value
     from kg_build import KnowledgeBundle, build_bundle
 
-    hp = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    hp = {k: setting_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     t0 = time.perf_counter()
     data = load_perturb_data(simulate(preset=args.preset, seed=args.seed, progress=False))
     split = make_split(data.conditions, kind="simulation", seed=args.split_seed)

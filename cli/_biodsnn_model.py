@@ -6,20 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli._common import data_options, load_data, loader_options
+from cli._common import data_options, load_data, loader_options, setting_value
 from reactomenet.io import atomic_output
-
-
-def _setting_value(text: str) -> object:
-    """``true``/``false`` → bool, then int, then float, else the text."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, object]:
@@ -28,7 +16,7 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"{item!r} is not KEY=VALUE, e.g. lr_gamma=0.95", ctx=ctx, param=param)
-        settings[key.strip()] = _setting_value(value.strip())
+        settings[key.strip()] = setting_value(value.strip())
     return settings
 
 

@@ -92,3 +92,20 @@ def load_data(data_path: str, values: dict[str, Any]) -> Any:
     from biodsnn.data import load_perturb_data
 
     return load_perturb_data(str(Path(data_path).resolve()), **loader_options(values))
+
+
+def setting_value(text: str) -> object:
+    """A ``KEY=VALUE`` option's value: ``true``/``false`` → bool, then int, then float, else the text.
+
+    Example:
+        >>> [setting_value(t) for t in ("true", "3", "0.95", "cell")]
+        [True, 3, 0.95, 'cell']
+    """
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
