@@ -139,7 +139,7 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
     if start_epoch:
         log.info("resumed from %s after epoch %d", ckpt_path, start_epoch)
     try:
-        with progress_bar() if progress else _NullBar() as bar:
+        with progress_bar(enabled=progress) as bar:
             for epoch in range(start_epoch, config.epochs):
                 total = n_batches(epoch)
                 task = bar.add_task(f"epoch {epoch + 1}/{config.epochs}", total=total, info="")
@@ -188,17 +188,3 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
             log.removeHandler(handler)
             handler.close()
     return result
-
-
-class _NullBar:
-    def __enter__(self) -> _NullBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None

@@ -31,15 +31,16 @@ class _InfoColumn(ProgressColumn):
         return Text(str(task.fields.get("info", "")))
 
 
-def progress_bar(*, transient: bool = False) -> Progress:
-    """Return a rich Progress writing to stderr; disabled when BIODSNN_NO_PROGRESS is set.
+def progress_bar(*, transient: bool = False, enabled: bool = True) -> Progress:
+    """Return a rich Progress writing to stderr; disabled when BIODSNN_NO_PROGRESS is set or ``enabled`` is False
+    (a caller's ``progress=False``: the bar still accepts tasks and updates, and draws nothing).
 
     Example:
         >>> with progress_bar() as bar:
         ...     task = bar.add_task("loading", total=2)  # info= is optional
         ...     bar.update(task, advance=2, info="done")
     """
-    disabled = bool(os.environ.get("BIODSNN_NO_PROGRESS"))
+    disabled = bool(os.environ.get("BIODSNN_NO_PROGRESS")) or not enabled
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -232,7 +232,7 @@ def load_release(
             ("gene sets", _Q_GENE_SETS, gene_rows),
         ]
         total = sum(_size(row) for _, _, rows in steps for row in rows)
-        with progress_bar() if progress else _NoBar() as bar:
+        with progress_bar(enabled=progress) as bar:
             task = bar.add_task(f"loading {species} into Neo4j", total=total, info="")
             for label, query, rows in steps:
                 bar.update(task, info=label)
@@ -268,22 +268,3 @@ def load_release(
         resumed=resumed,
         replaced=replaced,
     )
-
-
-class _NoBar:
-    """Stands in for the progress bar when ``progress=False``."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def advance(self, *args: Any, **kwargs: Any) -> None:
-        return None
