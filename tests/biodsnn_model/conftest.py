@@ -23,6 +23,19 @@ from biodsnn.data import PerturbData, make_split
 N_GENES = 60
 
 
+def random_mask(n: int, density: float, seed: int, isolated: tuple[int, ...] = ()) -> torch.Tensor:
+    """A random attention mask ``[2, E]`` (source = key, destination = query) with the diagonal; ``isolated`` genes
+    only see themselves."""
+    g = torch.Generator().manual_seed(seed)
+    allowed = torch.rand(n, n, generator=g) < density
+    for i in isolated:  # rows (queries) and columns that only see themselves
+        allowed[i, :] = False
+        allowed[:, i] = False
+    allowed |= torch.eye(n, dtype=torch.bool)
+    dst, src = allowed.nonzero(as_tuple=True)  # allowed[query, key]
+    return torch.stack([src, dst])
+
+
 def tiny_adata(seed: int = 0) -> anndata.AnnData:
     """~500 cells × 60 genes: control + 8 singles + 10 doubles with additive effects plus a small interaction."""
     rng = np.random.default_rng(seed)

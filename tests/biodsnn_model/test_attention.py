@@ -10,16 +10,7 @@ import torch
 from biodsnn.modules import MaskedSelfAttention, dense_masked_attention, edge_attention, prepare_mask
 from biodsnn.modules._attention import SparseMask
 
-
-def _random_mask(n: int, density: float, seed: int, isolated: tuple[int, ...] = ()) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    allowed = torch.rand(n, n, generator=g) < density
-    for i in isolated:  # rows (queries) and columns that only see themselves
-        allowed[i, :] = False
-        allowed[:, i] = False
-    allowed |= torch.eye(n, dtype=torch.bool)
-    dst, src = allowed.nonzero(as_tuple=True)  # allowed[query, key]
-    return torch.stack([src, dst])
+from .conftest import random_mask
 
 
 def _dense_allowed(edge_index: torch.Tensor, n: int) -> torch.Tensor:
@@ -37,7 +28,7 @@ def _plain(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Ten
 
 @pytest.mark.parametrize(("n", "density", "seed"), [(13, 0.3, 1), (20, 0.05, 5), (8, 1.0, 6)])
 def test_sparse_attention_equals_dense_masked_attention(n: int, density: float, seed: int) -> None:
-    ei = prepare_mask(_random_mask(n, density, seed=seed, isolated=(0, 7)), n)
+    ei = prepare_mask(random_mask(n, density, seed=seed, isolated=(0, 7)), n)
     g = torch.Generator().manual_seed(seed + 100)
     c, h, d = 3, 2, 4
     q, k, v = (torch.randn(c, n, h, d, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
@@ -58,7 +49,7 @@ def test_sparse_attention_equals_dense_masked_attention(n: int, density: float, 
 
 def test_sparse_attention_gradcheck() -> None:
     n = 6
-    ei = prepare_mask(_random_mask(n, 0.4, seed=3, isolated=(2,)), n)
+    ei = prepare_mask(random_mask(n, 0.4, seed=3, isolated=(2,)), n)
     mask = SparseMask(ei, n)
     g = torch.Generator().manual_seed(4)
     q, k, v = (torch.randn(2, n, 2, 3, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
@@ -67,7 +58,7 @@ def test_sparse_attention_gradcheck() -> None:
 
 def test_gradient_of_one_input_only() -> None:
     n = 7
-    ei = prepare_mask(_random_mask(n, 0.5, seed=8), n)
+    ei = prepare_mask(random_mask(n, 0.5, seed=8), n)
     g = torch.Generator().manual_seed(9)
     q, k, v = (torch.randn(1, n, 1, 2, generator=g, dtype=torch.float64) for _ in range(3))
     for i in range(3):
@@ -80,7 +71,7 @@ def test_gradient_of_one_input_only() -> None:
 
 def test_unsorted_and_duplicate_edges_give_the_same_result() -> None:
     n = 10
-    ei = prepare_mask(_random_mask(n, 0.3, seed=11), n)
+    ei = prepare_mask(random_mask(n, 0.3, seed=11), n)
     g = torch.Generator().manual_seed(12)
     shuffled = ei[:, torch.randperm(ei.shape[1], generator=g)]
     doubled = torch.cat([shuffled, ei[:, :5]], dim=1)
@@ -92,7 +83,7 @@ def test_unsorted_and_duplicate_edges_give_the_same_result() -> None:
 
 def test_sparse_mask_structure_and_transpose() -> None:
     n = 9
-    ei = _random_mask(n, 0.35, seed=13)
+    ei = random_mask(n, 0.35, seed=13)
     m = SparseMask(ei, n)
     dense = _dense_allowed(ei, n).double()  # dense[dst, src]
     vals = torch.arange(1, m.n_edges + 1, dtype=torch.float64)
@@ -108,7 +99,7 @@ def test_sparse_mask_structure_and_transpose() -> None:
 
 def test_no_sparse_beta_warning() -> None:
     n = 5
-    ei = prepare_mask(_random_mask(n, 0.5, seed=14), n)
+    ei = prepare_mask(random_mask(n, 0.5, seed=14), n)
     q = torch.randn(1, n, 1, 2, requires_grad=True)
     torch.set_warn_always(True)  # torch warns about CSR tensors once per process: make it warn on every call
     try:
@@ -125,13 +116,13 @@ def test_module_caches_the_mask_and_rebuilds_for_another() -> None:
     n = 9
     torch.manual_seed(0)
     att = MaskedSelfAttention(8, 2, mode="sparse")
-    ei = prepare_mask(_random_mask(n, 0.3, seed=15), n)
+    ei = prepare_mask(random_mask(n, 0.3, seed=15), n)
     x = torch.randn(2, n, 8)
     y = att(x, ei)
     first = att._mask_cache[3]
     torch.testing.assert_close(att(x, ei), y)
     assert att._mask_cache[3] is first  # same tensor: same structure
-    other = prepare_mask(_random_mask(n, 0.6, seed=16), n)
+    other = prepare_mask(random_mask(n, 0.6, seed=16), n)
     assert att(x, other).shape == y.shape and att._mask_cache[3] is not first
     torch.testing.assert_close(att(x, ei), y)
 

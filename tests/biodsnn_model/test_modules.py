@@ -14,16 +14,7 @@ from biodsnn.modules import (
 )
 from reactomenet.errors import InputError
 
-
-def _random_mask(n: int, density: float, seed: int, isolated: tuple[int, ...] = ()) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    allowed = torch.rand(n, n, generator=g) < density
-    for i in isolated:  # rows (queries) and columns that only see themselves
-        allowed[i, :] = False
-        allowed[:, i] = False
-    allowed |= torch.eye(n, dtype=torch.bool)
-    dst, src = allowed.nonzero(as_tuple=True)  # allowed[query, key]
-    return torch.stack([src, dst])
+from .conftest import random_mask
 
 
 def _module(variant: str, n_genes: int = 12, n_perts: int = 10, seed: int = 0) -> BioDSNNModule:
@@ -37,7 +28,7 @@ def _module(variant: str, n_genes: int = 12, n_perts: int = 10, seed: int = 0) -
                  "single_seen": torch.arange(n_perts) % 2 == 0}
     return BioDSNNModule(n_genes, n_perts, coexpr_edge_index=coexpr, coexpr_weight=torch.rand(30, generator=g),
                          go_edge_index=go, go_weight=torch.rand(25, generator=g),
-                         mask_edge_index=_random_mask(n_genes, 0.25, seed + 1, isolated=(3,)),
+                         mask_edge_index=random_mask(n_genes, 0.25, seed + 1, isolated=(3,)),
                          variant=variant, hidden=8, n_heads=2, d_ff=16, vae_intermediate=6, vae_latent=3, **extra)
 
 
