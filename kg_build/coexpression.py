@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kg_build._topk import Graph, topk_per_row
+from reactomenet.console import progress_bar
 from reactomenet.errors import InputError
 
 
@@ -81,24 +82,14 @@ def pearson_matrix(
     mean32 = mean.astype(np.float32)
     cov = np.zeros((n_genes, n_genes), dtype=np.float64)
     starts = range(0, rows.size, chunk_size)
-    bar = None
-    if progress:
-        from reactomenet.console import progress_bar
-
-        bar = progress_bar()
-        bar.start()
+    with progress_bar(enabled=progress) as bar:
         task = bar.add_task("co-expression", total=len(starts), info="")
-    try:
         for start in starts:
             block = X[rows[start : start + chunk_size]]
             dense = block.toarray() if sp.issparse(block) else np.asarray(block)
             dense = dense.astype(np.float32, copy=False) - mean32
             cov += dense.T @ dense
-            if bar is not None:
-                bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
+            bar.advance(task)
     # the chunk products used float32 means; correct for the rounding of the mean (exact in float64 algebra)
     delta = mean32.astype(np.float64) - mean  # Σ (x − m32) = n (μ − m32) = −n·delta
     cov -= rows.size * np.outer(delta, delta)

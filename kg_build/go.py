@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kg_build._topk import Graph, topk_per_row
+from reactomenet.console import progress_bar
 from reactomenet.errors import NotFoundError, ReleaseFormatError
 
 ONTOLOGIES = ("BP", "CC", "MF")
@@ -329,14 +330,8 @@ def jaccard_topk(
     LT = L.T.tocsc() if L is not None else None
     out_t, out_n, out_s = [], [], []
     starts = range(0, n, block_size)
-    bar = None
-    if progress:
-        from reactomenet.console import progress_bar
-
-        bar = progress_bar()
-        bar.start()
+    with progress_bar(enabled=progress) as bar:
         task = bar.add_task("GO Jaccard", total=len(starts), info="")
-    try:
         for start in starts:
             stop = min(start + block_size, n)
             inter = np.zeros((stop - start, n), dtype=np.float64)
@@ -352,11 +347,7 @@ def jaccard_topk(
             out_t.append(t)
             out_n.append(c)
             out_s.append(s)
-            if bar is not None:
-                bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
+            bar.advance(task)
     if not out_t:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
     return np.concatenate(out_t), np.concatenate(out_n), np.concatenate(out_s)
