@@ -38,6 +38,10 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # perturbation (measured: joint training drifts and scores worse; docs/accuracy-model.md). False: the paper's
     # joint training.
     "dropout": 0.0, "detach_vae_baseline": True,
+    # True: the perturbed genes' own embeddings carry a learned marker and every gene also has a shared readout, so
+    # a gene never perturbed in training still "knows" it is the one perturbed (not in the paper; measured better,
+    # docs/accuracy-model.md). False: the paper's network.
+    "mark_perturbed": True,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0, "loss_level": "mean",
@@ -50,7 +54,7 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "n_control_predict": 512, "predict_chunk": 8,
 }
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
-                "detach_vae_baseline")
+                "detach_vae_baseline", "mark_perturbed")
 
 
 def _manifest_sha256(knowledge: Any) -> str:
@@ -150,6 +154,8 @@ class BioDSNN:
                 nz_count += (x != 0).sum(0).numpy()
             # the untrained VAE regenerates the control's non-zero entries as their mean: mean = control mean
             extra["control_init"] = torch.as_tensor(nz_sum / np.maximum(nz_count, 1), dtype=torch.float32)
+        column = {g: j for j, g in enumerate(data.genes)}
+        extra["pert_gene"] = torch.as_tensor([column.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
         self.module = BioDSNNModule(
             len(data.genes), len(self.pert_vocab),
@@ -436,6 +442,7 @@ class BioDSNN:
             raise InputError(f"the knowledge bundle differs from the one {run} was trained with (manifest hash); "
                              "pass the original bundle")
         hp = dict(cfg["hparams"])
+        hp.setdefault("mark_perturbed", False)  # saved before the option existed: the paper's network
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
                     device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
         state = torch.load(run / "model.pt", map_location=model.device, weights_only=True)

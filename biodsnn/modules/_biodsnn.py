@@ -41,8 +41,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("noMask", True, "attention", "dense", description="transformer attends to all gene pairs"),
         Variant("gears", False, "mlp", description="GEARS: cross-gene MLP instead of attention, control + effect"),
         Variant("additive_residual", True, "attention", "sparse", additive_prior=True,
-                description="observed single effects + a learned interaction (a head on the single effects, plus "
-                            "K(A+B) − K(A) − K(B))"),
+                description="observed single effects (the knowledge stream for singles never measured) + a "
+                            "learned interaction head"),
     )
 }
 
@@ -137,6 +137,13 @@ class BioDSNNModule(nn.Module):
             how a gene's response saturates depends on its level); None: zeros.
         control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
             cells), so that the untrained VAE regenerates the control mean; None: a random decoder.
+        pert_gene: ``[n_perts]`` column of each vocabulary gene among the measured genes (−1: not measured); needed
+            with ``mark_perturbed``.
+        mark_perturbed: add a learned "perturbed" vector to the embedding of each perturbed gene that is measured
+            (before the transformer, which carries it to the gene's pathway neighbours) and read every gene out
+            through a shared projection as well as its own. The paper adds the perturbation only to every gene
+            alike, so nothing tells a gene never perturbed in training that it is the one perturbed now; False:
+            the paper's network.
 
     Example:
         >>> ei = torch.tensor([[0, 1], [1, 0]])
@@ -153,7 +160,8 @@ class BioDSNNModule(nn.Module):
                  vae_intermediate: int = 32, vae_latent: int = 16, pos_weight: float = 0.2, dropout: float = 0.0,
                  single_effect: torch.Tensor | None = None,
                  single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None,
-                 control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True) -> None:
+                 control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True,
+                 pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
@@ -204,6 +212,15 @@ class BioDSNNModule(nn.Module):
             self.gene_b2 = nn.Parameter(torch.zeros(n_genes))
         else:
             self.cross_gene = None
+        self.perturbed_marker: nn.Parameter | None = None
+        self.shared_w1: nn.Parameter | None = None
+        if mark_perturbed:
+            if pert_gene is None:
+                raise InputError("mark_perturbed needs pert_gene (each perturbation's measured-gene column)")
+            self.register_buffer("pert_gene", torch.as_tensor(pert_gene, dtype=torch.long), persistent=False)
+            self.perturbed_marker = nn.Parameter(torch.randn(hidden))
+            # shared readout: what it learns about "a perturbed gene" holds for every gene; zero, so untrained = 0
+            self.shared_w1 = nn.Parameter(torch.zeros(hidden))
         if self.variant.additive_prior:
             if single_effect is None or single_seen is None:
                 raise InputError(f"variant {self.variant.name!r} needs the observed single effects; build it through "
@@ -277,29 +294,34 @@ class BioDSNNModule(nn.Module):
 
         Depends on the perturbation set only, so callers evaluate it once per distinct condition.
 
-        ``additive_prior`` variants: a multi-gene condition c gets ``K(c) + Σ_{p ∈ c seen} (obs(p) − K(p)) +
-        H(c)``, where K is the knowledge stream and obs(p) the observed effect of a single seen in training: the
-        observed singles, the stream's interaction ``K(c) − Σ K(p)``, and the interaction head H, which reads per
-        gene the sum, absolute sum, sum of squares and pairwise products of the members' single effects (observed
-        when seen, K(p) otherwise), the gene's control level and its embedding, so it can learn saturation and
-        synergy from the training combinations. A gene whose single was not seen keeps its share of K(c). A single
-        is K alone, so the stream still learns single effects (and predicts unseen singles through GO). Untrained
-        (K = 0, H = 0) this is the sum of the observed single effects: the additive prediction.
+        ``additive_prior`` variants: a multi-gene condition c gets ``Σ_{p ∈ c} est(p) + H(c)``, where est(p) is
+        the observed effect obs(p) of a single seen in training and the knowledge stream's K(p) otherwise (the
+        additive prediction, with the stream standing in for singles that were never measured), and H is the
+        interaction head: per gene it reads the sum, absolute sum, sum of squares and pairwise products of the
+        est(p), the gene's control level and its embedding, so it can learn saturation and synergy from the
+        training combinations. A single is K alone, so the stream learns single effects (and predicts unseen
+        singles through GO and the perturbed-gene marker). Untrained (K = 0, H = 0) this is the sum of the
+        observed single effects: the additive prediction.
         """
-        out = self._knowledge_stream(cond_perts)
         if not self.variant.additive_prior:
-            return out
+            return self._knowledge_stream(cond_perts)
         valid = cond_perts >= 0
-        rows = (valid.sum(1) >= 2).nonzero(as_tuple=True)[0]
+        multi = valid.sum(1) >= 2
+        rows, others = multi.nonzero(as_tuple=True)[0], (~multi).nonzero(as_tuple=True)[0]
+        out = cond_perts.new_zeros(len(cond_perts), self.n_genes, dtype=self.gene_b1.dtype)
+        if len(others):
+            out = out.index_copy(0, others, self._knowledge_stream(cond_perts[others]))
         if len(rows) == 0:
             return out
         members = cond_perts[rows]  # [M, K]
         member_row = (members >= 0).nonzero(as_tuple=True)[0]  # row (in `rows`) of each member, row-major
         singles, inverse = torch.unique(members[members >= 0], return_inverse=True)
-        k_single = self._knowledge_stream(singles.unsqueeze(1))  # [S, G]: once per distinct single
         seen = self.single_seen[singles].unsqueeze(1)
-        estimate = torch.where(seen, self.single_effect[singles], k_single)  # the best single effect we have
-        out = out.index_add(0, rows[member_row], (estimate - k_single)[inverse])  # zero for unseen members
+        estimate = self.single_effect[singles]
+        if not bool(seen.all()):  # the stream once per distinct unseen single
+            unseen = (~seen.squeeze(1)).nonzero(as_tuple=True)[0]
+            estimate = estimate.index_copy(0, unseen, self._knowledge_stream(singles[unseen].unsqueeze(1)))
+        out = out.index_add(0, rows[member_row], estimate[inverse])
         return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
 
     def _interaction_head(self, effects: torch.Tensor, member_row: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -319,11 +341,18 @@ class BioDSNNModule(nn.Module):
         needed, inverse = torch.unique(cond_perts.clamp(min=0), return_inverse=True)  # only the batch's rows
         perts = self.perturbation_rows(needed)[inverse] * valid.unsqueeze(-1)
         fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
-        h = torch.relu(self.fused_norm(self.gene_table().unsqueeze(0) + fused.unsqueeze(1)))  # [C, G, hidden]
+        h = self.gene_table().unsqueeze(0) + fused.unsqueeze(1)  # [C, G, hidden]
+        if self.perturbed_marker is not None:
+            cols = torch.where(valid, self.pert_gene[cond_perts.clamp(min=0)], -1)
+            row, member = (cols >= 0).nonzero(as_tuple=True)
+            h = h.index_put((row, cols[row, member]), self.perturbed_marker.expand(len(row), -1), accumulate=True)
+        h = torch.relu(self.fused_norm(h))
         if self.transformer is not None:
             h = self.transformer(h, self.mask_edge_index)
         h = self.recovery(h)
         out = (h * self.gene_w1).sum(-1) + self.gene_b1  # [C, G]
+        if self.shared_w1 is not None:
+            out = out + h @ self.shared_w1
         if self.cross_gene is not None:
             cross = self.cross_gene(out)  # [C, hidden]
             cat = torch.cat([out.unsqueeze(-1), cross.unsqueeze(1).expand(-1, self.n_genes, -1)], dim=-1)

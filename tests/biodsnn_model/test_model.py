@@ -93,3 +93,16 @@ def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path) -> None:
     for (k, va), (_, vb) in zip(full.module.state_dict().items(), resumed.module.state_dict().items(), strict=True):
         assert torch.equal(va, vb), k
     assert "resumed" in (tmp_path / "train.log").read_text()
+
+
+def test_run_saved_before_the_marker_option_loads_as_the_paper_network(tiny, tmp_path) -> None:
+    m = _model(tiny, mark_perturbed=False).fit(epochs=1, progress=False)
+    m.save(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["hparams"]["mark_perturbed"]  # what a run folder written before the option holds
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    back = BioDSNN.load(tmp_path, data=tiny.data, knowledge=tiny.knowledge)
+    assert back.hparams["mark_perturbed"] is False and back.module.perturbed_marker is None
+    conds = tiny.split.test[:4]
+    assert np.array_equal(back.predict_means(conds), m.predict_means(conds))
+    assert _model(tiny).module.perturbed_marker is not None  # the default is the marked network

@@ -16,16 +16,20 @@ from reactomenet.errors import InputError
 
 from .conftest import random_mask
 
+#: perturbation -> measured gene column in the marked modules: perturbations 8 and 9 are not measured
+PERT_GENE = torch.tensor([4, 0, 7, 11, 2, 9, 5, 1, -1, -1])
 
-def _module(variant: str, n_genes: int = 12, n_perts: int = 10, seed: int = 0) -> BioDSNNModule:
+
+def _module(variant: str, n_genes: int = 12, n_perts: int = 10, seed: int = 0, mark: bool = False
+            ) -> BioDSNNModule:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     coexpr = torch.randint(0, n_genes, (2, 30), generator=g)
     go = torch.randint(0, n_perts, (2, 25), generator=g)
-    extra = {}
+    extra: dict = {"mark_perturbed": True, "pert_gene": PERT_GENE[:n_perts]} if mark else {}
     if VARIANTS[variant].additive_prior:
-        extra = {"single_effect": torch.randn(n_perts, n_genes, generator=g),
-                 "single_seen": torch.arange(n_perts) % 2 == 0}
+        extra |= {"single_effect": torch.randn(n_perts, n_genes, generator=g),
+                  "single_seen": torch.arange(n_perts) % 2 == 0}
     return BioDSNNModule(n_genes, n_perts, coexpr_edge_index=coexpr, coexpr_weight=torch.rand(30, generator=g),
                          go_edge_index=go, go_weight=torch.rand(25, generator=g),
                          mask_edge_index=random_mask(n_genes, 0.25, seed + 1, isolated=(3,)),
@@ -78,9 +82,10 @@ def test_perturbation_rows_equal_the_full_sgconv(dtype: torch.dtype) -> None:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_knowledge_with_perturbation_rows_equals_the_full_table(variant: str, monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
-    m = _module(variant).eval()
+@pytest.mark.parametrize("mark", [False, True], ids=["paper", "marked"])
+def test_knowledge_with_perturbation_rows_equals_the_full_table(variant: str, mark: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    m = _module(variant, mark=mark).eval()
     with torch.no_grad():  # move off the zero-initialised projection, so the perturbation embeddings reach the output
         m.gene_w1.normal_()
         if m.cross_gene is not None:
@@ -100,8 +105,9 @@ def test_knowledge_with_perturbation_rows_equals_the_full_table(variant: str, mo
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_knowledge_per_condition_equals_per_cell(variant: str) -> None:
-    m = _module(variant).eval()
+@pytest.mark.parametrize("mark", [False, True], ids=["paper", "marked"])
+def test_knowledge_per_condition_equals_per_cell(variant: str, mark: bool) -> None:
+    m = _module(variant, mark=mark).eval()
     cond_perts = torch.tensor([[0, 3], [5, -1], [-1, -1], [2, 4]])
     cell_cond = torch.tensor([0, 0, 1, 3, 3, 3, 2, 1, 0])
     x = torch.rand(len(cell_cond), 12) * (torch.rand(len(cell_cond), 12) > 0.3)
@@ -117,8 +123,9 @@ def test_knowledge_per_condition_equals_per_cell(variant: str) -> None:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_vae_and_transformer_are_trained(variant: str) -> None:
-    m = _module(variant).train()
+@pytest.mark.parametrize("mark", [False, True], ids=["paper", "marked"])
+def test_vae_and_transformer_are_trained(variant: str, mark: bool) -> None:
+    m = _module(variant, mark=mark).train()
     params = {id(p) for p in m.parameters()}
     watched = {}
     if m.variant.use_vae:
@@ -132,6 +139,8 @@ def test_vae_and_transformer_are_trained(variant: str) -> None:
     if m.variant.additive_prior:  # the interaction head learns too (row 0 below is a combination)
         watched.update({f"interaction.{k}": p for k, p in m.interaction.named_parameters()})
         watched.update({f"interaction_gene.{k}": p for k, p in m.interaction_gene.named_parameters()})
+    if mark:
+        watched.update({"perturbed_marker": m.perturbed_marker, "shared_w1": m.shared_w1})
     assert watched, "every variant has a data or a cross-gene module to watch"
     assert all(id(p) in params for p in watched.values())
     before = {k: p.detach().clone() for k, p in watched.items()}
@@ -185,8 +194,9 @@ def test_vae_initialised_at_the_nonzero_mean_regenerates_the_control_mean() -> N
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_untrained_knowledge_stream_predicts_no_change(variant: str) -> None:
-    m = _module(variant).eval()
+@pytest.mark.parametrize("mark", [False, True], ids=["paper", "marked"])
+def test_untrained_knowledge_stream_predicts_no_change(variant: str, mark: bool) -> None:
+    m = _module(variant, mark=mark).eval()
     cond_perts = torch.tensor([[0, 3], [5, -1], [-1, -1], [2, 4], [4, -1]])  # even perturbations: singles seen
     effect = m.knowledge(cond_perts)
     if m.variant.additive_prior:  # multi-gene conditions: the sum of their seen singles' observed effects
@@ -210,17 +220,15 @@ def test_additive_prior_equals_a_loop_over_combinations() -> None:
     gene = m.interaction_gene(m.gene_table())
     for row, perts in zip(fast, cond_perts.tolist(), strict=True):
         members = [p for p in perts if p >= 0]
-        k_c = m._knowledge_stream(torch.tensor([perts]))[0]
         if len(members) < 2:
-            assert torch.allclose(row, k_c, atol=1e-5)
+            assert torch.allclose(row, m._knowledge_stream(torch.tensor([perts]))[0], atol=1e-5)
             continue
-        k = [m._knowledge_stream(torch.tensor([[p]]))[0] for p in members]
-        est = [m.single_effect[p] if bool(m.single_seen[p]) else kp for p, kp in zip(members, k, strict=True)]
+        est = [m.single_effect[p] if bool(m.single_seen[p]) else m._knowledge_stream(torch.tensor([[p]]))[0]
+               for p in members]
         pairs = sum(est[i] * est[j] for i in range(len(est)) for j in range(i + 1, len(est)))
         feats = torch.stack([sum(est), sum(e.abs() for e in est), sum(e * e for e in est), pairs, m.control_mean], -1)
         head = m.interaction(torch.cat([feats, gene], -1)).squeeze(-1)
-        expected = k_c + sum(e - kp for e, kp in zip(est, k, strict=True)) + head
-        assert torch.allclose(row, expected, atol=1e-5)
+        assert torch.allclose(row, sum(est) + head, atol=1e-5)
 
 
 def _loop_loss(pred, target, ctrl, conds, keep, gamma=2.0, lam=0.1, sharp=10.0):
@@ -302,3 +310,51 @@ def test_detached_vae_baseline_learns_from_its_own_loss_only() -> None:
         assert any(g is not None and bool(g.abs().sum() > 0) for g in own)
         # the prediction itself is the same either way
         assert torch.allclose(out.pred, m(x, cond_perts, cell_cond, torch.Generator().manual_seed(0)).pred)
+
+
+@pytest.mark.parametrize("variant", ["noAttention", "full"])
+def test_perturbed_marker_reaches_the_perturbed_genes_and_their_mask_neighbours_only(variant: str) -> None:
+    m = _module(variant, mark=True).eval()
+    with torch.no_grad():
+        m.gene_w1.normal_()
+    cond_perts = torch.tensor([[0, 3], [5, 8], [8, -1]])  # perturbation 8 is not measured: no marker
+    marked = m.knowledge(cond_perts)
+    with torch.no_grad():
+        m.perturbed_marker.zero_()
+    changed = (marked - m.knowledge(cond_perts)).abs() > 1e-6
+    keys, queries = m.mask_edge_index.tolist()
+    for row, perts in enumerate(cond_perts.tolist()):
+        cols = {int(PERT_GENE[p]) for p in perts if p >= 0 and PERT_GENE[p] >= 0}
+        expected = cols | ({q for k, q in zip(keys, queries, strict=True) if k in cols} if variant == "full" else set())
+        assert set(changed[row].nonzero().flatten().tolist()) == expected
+
+
+def test_perturbed_marker_predicts_the_own_change_of_a_gene_never_perturbed_in_training() -> None:
+    """Every perturbation raises its own gene by 2: with the marker an unseen perturbation's own gene goes up; the
+    paper's network, which adds the perturbation to every gene alike, cannot tell which gene that is. Adam with the
+    default weight decay, as in training (it keeps the per-gene readouts from memorising the training genes)."""
+    n_genes, n_perts, n_train = 40, 30, 24
+    g = torch.Generator().manual_seed(0)
+    coexpr, go = torch.randint(0, n_genes, (2, 80), generator=g), torch.randint(0, n_perts, (2, 90), generator=g)
+    pert_gene = torch.randperm(n_genes, generator=g)[:n_perts]
+    target = torch.zeros(n_perts, n_genes)
+    target[torch.arange(n_perts), pert_gene] = 2.0
+    train, test = torch.arange(n_train).unsqueeze(1), torch.arange(n_train, n_perts).unsqueeze(1)
+
+    def held_out(mark: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        m = BioDSNNModule(n_genes, n_perts, coexpr_edge_index=coexpr, go_edge_index=go,
+                          mask_edge_index=random_mask(n_genes, 0.1, 1), variant="noVAE", hidden=8, n_heads=2,
+                          d_ff=16, mark_perturbed=mark, pert_gene=pert_gene)
+        opt = torch.optim.Adam(m.parameters(), lr=2e-2, weight_decay=5e-4)
+        for _ in range(150):
+            opt.zero_grad()
+            (m.knowledge(train) - target[:n_train]).square().mean().backward()
+            opt.step()
+        with torch.no_grad():
+            return m.eval().knowledge(test)
+
+    marked, paper = held_out(True), held_out(False)
+    own = marked[torch.arange(len(test)), pert_gene[n_train:]]
+    assert (own > 1.0).all(), own
+    assert (marked - target[n_train:]).square().mean() < 0.25 * (paper - target[n_train:]).square().mean()
