@@ -108,14 +108,18 @@ def main() -> None:
             table = res.table(metric, reference=ref)
             print(f"\n{metric} (reference: {ref}; {'higher' if 'pearson' in metric else 'lower'} is better)")
             print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+    scores = res.metrics[(res.metrics.metric == "mse_de20") & (res.metrics.reference == "observed")
+                         & res.metrics.subgroup.str.startswith("combo_seen")]
+    print("\nmse_de20 (observed) over every held-out combination: "
+          + ", ".join(f"{k} {v:.4f}" for k, v in scores.groupby("model", sort=False)["value"].mean().items()))
     if args.n_boot:
         print("\npaired bootstrap, mse_de20 (observed): difference a − b and 95 % interval")
         for v in args.variants:
             for b in ("control", "additive"):
                 if b not in predictors:
                     continue
-                for g in ("combo_seen2", "overall"):
-                    if g != "overall" and g not in counts:
+                for g in ("combo_seen2", "combos", "overall"):
+                    if g == "combo_seen2" and g not in counts:
                         continue
                     c = res.compare(v, b, "mse_de20", g)
                     print(f"  {v} − {b} [{g}]: {c.difference:+.4f} ({c.ci_low:+.4f}, {c.ci_high:+.4f}) "

@@ -6,7 +6,7 @@ True
 """
 
 from biodsnn.evaluate._bootstrap import bootstrap_ci, bootstrap_indices
-from biodsnn.evaluate._evaluate import OVERALL, Comparison, EvaluationResult, MetricSummary, evaluate
+from biodsnn.evaluate._evaluate import COMBOS, OVERALL, Comparison, EvaluationResult, MetricSummary, evaluate
 from biodsnn.evaluate._gi import GIScores, distance_correlation, gi_scores, spatial_median, theil_sen_2
 from biodsnn.evaluate._metrics import (
     METRICS,
@@ -29,6 +29,7 @@ from biodsnn.evaluate._protocol import Predictor
 from biodsnn.evaluate._report import ReportPaths, markdown_table, print_summary, render_markdown, write_report
 
 __all__ = [
+    "COMBOS",
     "METRICS",
     "OVERALL",
     "Comparison",

@@ -23,6 +23,9 @@ from biodsnn.evaluate._protocol import Predictor
 from reactomenet.errors import InputError
 
 OVERALL = "overall"
+#: Pseudo-subgroup of :meth:`EvaluationResult.compare`: every combination (combo_seen0/1/2 together), the held-out
+#: doubles that the additive baseline is judged on.
+COMBOS = "combos"
 SUBGROUP_ORDER = ("combo_seen0", "combo_seen1", "combo_seen2", "unseen_single", "seen_single")
 GI_COLUMNS = ("c1", "c2", "magnitude", "corr_fit", "dominance", "dcor", "dcor_singles", "eq_contr")
 
@@ -126,6 +129,8 @@ class EvaluationResult:
                 reference: str = "observed") -> Comparison:
         """Paired bootstrap CI of ``mean(a) − mean(b)`` over the same perturbations.
 
+        ``subgroup``: one subgroup, ``"overall"`` (every test condition) or ``"combos"`` (every combination).
+
         Example:
             >>> # result.compare("full", "additive", "mse_de20", "combo_seen2").better
         """
@@ -133,7 +138,9 @@ class EvaluationResult:
         if spec.kind == "gi_set":
             raise InputError(f"{metric} is a set-level score; compare per-perturbation metrics instead")
         m = self.metrics[(self.metrics.metric == metric) & (self.metrics.reference == reference)]
-        if subgroup != OVERALL:
+        if subgroup == COMBOS:
+            m = m[m.subgroup.str.startswith("combo_seen")]
+        elif subgroup != OVERALL:
             m = m[m.subgroup == subgroup]
         wide = m.pivot(index="condition", columns="model", values="value")
         for name in (model_a, model_b):

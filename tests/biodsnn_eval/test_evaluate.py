@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biodsnn.evaluate import OVERALL, evaluate, list_metrics
+from biodsnn.evaluate import COMBOS, OVERALL, evaluate, list_metrics
 from reactomenet.errors import InputError
 
 from .conftest import Oracle
@@ -93,3 +93,18 @@ def test_single_perturbation_subgroup_gets_no_interval_nor_verdict(fake):
     assert np.isnan(s.ci_low) and np.isnan(s.ci_high) and s.n == 1
     cmp = res.compare("oracle", "off", "mse", "combo_seen0")
     assert cmp.better is None and np.isnan(cmp.ci_low)
+
+
+def test_compare_over_every_combination_pools_the_combo_subgroups(fake):
+    data, split, de = fake
+    res = evaluate([Oracle(data), Oracle(data, name="off", shift=0.2)], data, split, de, n_boot=100)
+    combos = [c for c in res.conditions if res.subgroups[c].startswith("combo_seen")]
+    assert combos and len(combos) < len(res.conditions)  # singles are left out
+    m = res.metrics[(res.metrics.metric == "mse") & (res.metrics.reference == "observed")]
+    wide = m.pivot(index="condition", columns="model", values="value").loc[combos]
+    cmp = res.compare("off", "oracle", "mse", COMBOS)
+    assert cmp.difference == pytest.approx(float((wide["off"] - wide["oracle"]).mean()))
+    groups = list(dict.fromkeys(res.subgroups[c] for c in combos))
+    weighted = sum(res.compare("off", "oracle", "mse", g).difference * sum(res.subgroups[c] == g for c in combos)
+                   for g in groups) / len(combos)
+    assert len(groups) >= 2 and cmp.difference == pytest.approx(weighted)
