@@ -154,8 +154,7 @@ class BioDSNN:
                 nz_count += (x != 0).sum(0).numpy()
             # the untrained VAE regenerates the control's non-zero entries as their mean: mean = control mean
             extra["control_init"] = torch.as_tensor(nz_sum / np.maximum(nz_count, 1), dtype=torch.float32)
-        column = {g: j for j, g in enumerate(data.genes)}
-        extra["pert_gene"] = torch.as_tensor([column.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
+        extra["pert_gene"] = torch.as_tensor([data.gene_index.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
         self.module = BioDSNNModule(
             len(data.genes), len(self.pert_vocab),
