@@ -316,10 +316,10 @@ class BioDSNNModule(nn.Module):
         members = cond_perts[rows]  # [M, K]
         member_row = (members >= 0).nonzero(as_tuple=True)[0]  # row (in `rows`) of each member, row-major
         singles, inverse = torch.unique(members[members >= 0], return_inverse=True)
-        seen = self.single_seen[singles].unsqueeze(1)
+        seen = self.single_seen[singles]
         estimate = self.single_effect[singles]
         if not bool(seen.all()):  # the stream once per distinct unseen single
-            unseen = (~seen.squeeze(1)).nonzero(as_tuple=True)[0]
+            unseen = (~seen).nonzero(as_tuple=True)[0]
             estimate = estimate.index_copy(0, unseen, self._knowledge_stream(singles[unseen].unsqueeze(1)))
         out = out.index_add(0, rows[member_row], estimate[inverse])
         return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
@@ -337,13 +337,13 @@ class BioDSNNModule(nn.Module):
         return self.interaction(x).squeeze(-1)
 
     def _knowledge_stream(self, cond_perts: torch.Tensor) -> torch.Tensor:
-        valid = cond_perts >= 0
-        needed, inverse = torch.unique(cond_perts.clamp(min=0), return_inverse=True)  # only the batch's rows
+        valid, index = cond_perts >= 0, cond_perts.clamp(min=0)
+        needed, inverse = torch.unique(index, return_inverse=True)  # only the batch's rows
         perts = self.perturbation_rows(needed)[inverse] * valid.unsqueeze(-1)
         fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
         h = self.gene_table().unsqueeze(0) + fused.unsqueeze(1)  # [C, G, hidden]
         if self.perturbed_marker is not None:
-            cols = torch.where(valid, self.pert_gene[cond_perts.clamp(min=0)], -1)
+            cols = torch.where(valid, self.pert_gene[index], -1)
             row, member = (cols >= 0).nonzero(as_tuple=True)
             h = h.index_put((row, cols[row, member]), self.perturbed_marker.expand(len(row), -1), accumulate=True)
         h = torch.relu(self.fused_norm(h))
