@@ -133,7 +133,8 @@ class BioDSNNModule(nn.Module):
         detach_vae_baseline: the prediction loss does not reach the VAE (it learns from its own loss only), so its
             regenerated control cannot drift toward the average perturbation (the default); False: trained jointly
             with the prediction loss (the paper).
-        control_mean: for ``additive_prior`` variants, the control's per-gene mean (an input of the interaction head:
+        control_mean: the control's per-gene mean, an input of ``own_gene_head`` and, for ``additive_prior``
+            variants, of the interaction head (
             how a gene's response saturates depends on its level); None: zeros.
         control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
             cells), so that the untrained VAE regenerates the control mean; None: a random decoder.
@@ -144,6 +145,16 @@ class BioDSNNModule(nn.Module):
             through a shared projection as well as its own. The paper adds the perturbation only to every gene
             alike, so nothing tells a gene never perturbed in training that it is the one perturbed now; False:
             the paper's network.
+        compose_members: a condition of several genes is the sum of its members' single effects (one knowledge
+            pass per member) plus a joint pass of the whole set read out through its own zero-initialised
+            projection (the interaction). The paper fuses the summed embeddings once, so two learned singles do not
+            add up to their double; False: the paper's single joint pass. Ignored by ``additive_prior`` variants,
+            which compose already.
+        own_gene_head: the change of each perturbed gene that is measured (its own column, the largest change in
+            CRISPRa/i data) gets a shared head's output added, read from that gene's final representation and its
+            control level. It has no per-gene weights, so what it learns from the training perturbations holds for a
+            gene never perturbed in training; the per-gene readouts memorise the genes they were trained on. Needs
+            ``pert_gene``.
 
     Example:
         >>> ei = torch.tensor([[0, 1], [1, 0]])
@@ -161,7 +172,8 @@ class BioDSNNModule(nn.Module):
                  single_effect: torch.Tensor | None = None,
                  single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None,
                  control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True,
-                 pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False) -> None:
+                 pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False,
+                 compose_members: bool = False, own_gene_head: bool = False) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
@@ -214,21 +226,35 @@ class BioDSNNModule(nn.Module):
             self.cross_gene = None
         self.perturbed_marker: nn.Parameter | None = None
         self.shared_w1: nn.Parameter | None = None
-        if mark_perturbed:
-            if pert_gene is None:
-                raise InputError("mark_perturbed needs pert_gene (each perturbation's measured-gene column)")
+        if (mark_perturbed or own_gene_head) and pert_gene is None:
+            raise InputError("mark_perturbed and own_gene_head need pert_gene (each perturbation's measured-gene "
+                             "column)")
+        if pert_gene is not None:
             self.register_buffer("pert_gene", torch.as_tensor(pert_gene, dtype=torch.long), persistent=False)
+        ctrl = torch.zeros(n_genes) if control_mean is None else torch.as_tensor(control_mean, dtype=torch.float32)
+        self.register_buffer("control_mean", ctrl, persistent=False)  # from the data, rebuilt on load
+        self.own_head: nn.Sequential | None = None
+        if own_gene_head:
+            # shared over genes; last layer zero, so an untrained model still predicts no change
+            self.own_head = _mlp([hidden + 1, 32, 1], last_act=False)
+            nn.init.zeros_(self.own_head[-1].weight)
+            nn.init.zeros_(self.own_head[-1].bias)
+        if mark_perturbed:
             self.perturbed_marker = nn.Parameter(torch.randn(hidden))
             # shared readout: what it learns about "a perturbed gene" holds for every gene; zero, so untrained = 0
             self.shared_w1 = nn.Parameter(torch.zeros(hidden))
+        self.joint_w1: nn.Parameter | None = None
+        self.compose_members = bool(compose_members) and not self.variant.additive_prior
+        if self.compose_members:
+            # the joint pass's own readout: zero, so an untrained model is exactly the sum of its members
+            self.joint_w1 = nn.Parameter(torch.zeros(n_genes, hidden))
+            self.joint_b1 = nn.Parameter(torch.zeros(n_genes))
         if self.variant.additive_prior:
             if single_effect is None or single_seen is None:
                 raise InputError(f"variant {self.variant.name!r} needs the observed single effects; build it through "
                                  "biodsnn.model.BioDSNN")
             self.register_buffer("single_effect", torch.as_tensor(single_effect, dtype=torch.float32))
             self.register_buffer("single_seen", torch.as_tensor(single_seen, dtype=torch.bool))
-            ctrl = torch.zeros(n_genes) if control_mean is None else torch.as_tensor(control_mean, dtype=torch.float32)
-            self.register_buffer("control_mean", ctrl, persistent=False)  # from the data, rebuilt on load
             # interaction head: per gene, symmetric features of the members' single effects + the gene's level and
             # a small projection of its embedding -> a correction to A + B; last layer zero, so it starts at additive
             self.interaction_gene = nn.Linear(hidden, INTERACTION_GENE_DIM)
@@ -303,6 +329,8 @@ class BioDSNNModule(nn.Module):
         singles through GO and the perturbed-gene marker). Untrained (K = 0, H = 0) this is the sum of the
         observed single effects: the additive prediction.
         """
+        if self.compose_members:
+            return self._composed(cond_perts)
         if not self.variant.additive_prior:
             return self._knowledge_stream(cond_perts)
         valid = cond_perts >= 0
@@ -324,6 +352,22 @@ class BioDSNNModule(nn.Module):
         out = out.index_add(0, rows[member_row], estimate[inverse])
         return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
 
+    def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
+        """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each
+        multi-gene condition through its own readout."""
+        valid = cond_perts >= 0
+        out = self.gene_b1.new_zeros(len(cond_perts), self.n_genes)  # the control: no change
+        members = cond_perts[valid]
+        if len(members) == 0:
+            return out
+        singles, inverse = torch.unique(members, return_inverse=True)
+        owner = valid.nonzero(as_tuple=True)[0]  # row of each member, row-major like `members`
+        out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse])
+        multi = (valid.sum(1) >= 2).nonzero(as_tuple=True)[0]
+        if len(multi):
+            out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True))
+        return out
+
     def _interaction_head(self, effects: torch.Tensor, member_row: torch.Tensor, n_rows: int) -> torch.Tensor:
         """H for ``n_rows`` combinations from their members' single effects ``[N, G]`` (``member_row``: owner)."""
         def per_row(x: torch.Tensor) -> torch.Tensor:
@@ -336,20 +380,24 @@ class BioDSNNModule(nn.Module):
         x = torch.cat([torch.stack(features, -1), gene.unsqueeze(0).expand(n_rows, -1, -1)], -1)
         return self.interaction(x).squeeze(-1)
 
-    def _knowledge_stream(self, cond_perts: torch.Tensor) -> torch.Tensor:
+    def _knowledge_stream(self, cond_perts: torch.Tensor, joint: bool = False) -> torch.Tensor:
         valid, index = cond_perts >= 0, cond_perts.clamp(min=0)
         needed, inverse = torch.unique(index, return_inverse=True)  # only the batch's rows
         perts = self.perturbation_rows(needed)[inverse] * valid.unsqueeze(-1)
         fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
         h = self.gene_table().unsqueeze(0) + fused.unsqueeze(1)  # [C, G, hidden]
-        if self.perturbed_marker is not None:
+        if self.perturbed_marker is not None or self.own_head is not None:
             cols = torch.where(valid, self.pert_gene[index], -1)
             row, member = (cols >= 0).nonzero(as_tuple=True)
-            h = h.index_put((row, cols[row, member]), self.perturbed_marker.expand(len(row), -1), accumulate=True)
+            own = (row, cols[row, member])  # (condition, column) of each measured perturbed gene
+        if self.perturbed_marker is not None:
+            h = h.index_put(own, self.perturbed_marker.expand(len(row), -1), accumulate=True)
         h = torch.relu(self.fused_norm(h))
         if self.transformer is not None:
             h = self.transformer(h, self.mask_edge_index)
         h = self.recovery(h)
+        if joint:
+            return (h * self.joint_w1).sum(-1) + self.joint_b1
         out = (h * self.gene_w1).sum(-1) + self.gene_b1  # [C, G]
         if self.shared_w1 is not None:
             out = out + h @ self.shared_w1
@@ -357,6 +405,9 @@ class BioDSNNModule(nn.Module):
             cross = self.cross_gene(out)  # [C, hidden]
             cat = torch.cat([out.unsqueeze(-1), cross.unsqueeze(1).expand(-1, self.n_genes, -1)], dim=-1)
             out = (cat * self.gene_w2).sum(-1) + self.gene_b2
+        if self.own_head is not None:
+            features = torch.cat([h[own], self.control_mean[own[1]].unsqueeze(-1)], -1)
+            out = out.index_put(own, self.own_head(features).squeeze(-1), accumulate=True)
         return out
 
     # -- data stream + output ----------------------------------------------------------------------------------------
