@@ -42,6 +42,12 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # a gene never perturbed in training still "knows" it is the one perturbed (not in the paper; measured better,
     # docs/accuracy-model.md). False: the paper's network.
     "mark_perturbed": True,
+    # True: a combination is the sum of its members' single effects plus a joint pass read out as the interaction,
+    # so learned singles add up to their double (not in the paper). False: the paper's one joint pass.
+    "compose_members": True,
+    # True: a shared head (no per-gene weights) adds to each perturbed gene's own change, from its representation and
+    # control level, so the own change of a gene never perturbed in training is predicted (not in the paper).
+    "own_gene_head": True,
     # loss
     "gamma": 2.0, "direction_weight": 0.1, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0, "loss_level": "mean",
@@ -54,7 +60,8 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "n_control_predict": 512, "predict_chunk": 8,
 }
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
-                "detach_vae_baseline", "mark_perturbed")
+                "detach_vae_baseline", "mark_perturbed",
+                "compose_members", "own_gene_head")
 
 
 def _manifest_sha256(knowledge: Any) -> str:
@@ -154,6 +161,7 @@ class BioDSNN:
                 nz_count += (x != 0).sum(0).numpy()
             # the untrained VAE regenerates the control's non-zero entries as their mean: mean = control mean
             extra["control_init"] = torch.as_tensor(nz_sum / np.maximum(nz_count, 1), dtype=torch.float32)
+        extra["control_mean"] = ctrl
         extra["pert_gene"] = torch.as_tensor([data.gene_index.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
         self.module = BioDSNNModule(
@@ -176,7 +184,7 @@ class BioDSNN:
             for cond, row in zip(singles, means, strict=True):
                 j = self.pert_index[parse_condition(cond)[0]]
                 effect[j], seen[j] = row - ctrl, True
-        return {"single_effect": effect, "single_seen": seen, "control_mean": ctrl}
+        return {"single_effect": effect, "single_seen": seen}
 
     @property
     def de(self) -> Any:
@@ -442,6 +450,8 @@ class BioDSNN:
                              "pass the original bundle")
         hp = dict(cfg["hparams"])
         hp.setdefault("mark_perturbed", False)  # saved before the option existed: the paper's network
+        hp.setdefault("compose_members", False)
+        hp.setdefault("own_gene_head", False)
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
                     device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
         state = torch.load(run / "model.pt", map_location=model.device, weights_only=True)

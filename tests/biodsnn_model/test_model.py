@@ -96,13 +96,16 @@ def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path) -> None:
 
 
 def test_run_saved_before_the_marker_option_loads_as_the_paper_network(tiny, tmp_path) -> None:
-    m = _model(tiny, mark_perturbed=False).fit(epochs=1, progress=False)
+    m = _model(tiny, mark_perturbed=False, compose_members=False, own_gene_head=False).fit(epochs=1, progress=False)
     m.save(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
-    del cfg["hparams"]["mark_perturbed"]  # what a run folder written before the option holds
+    for key in ("mark_perturbed", "compose_members", "own_gene_head"):  # what a run folder from before them holds
+        del cfg["hparams"][key]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     back = BioDSNN.load(tmp_path, data=tiny.data, knowledge=tiny.knowledge)
     assert back.hparams["mark_perturbed"] is False and back.module.perturbed_marker is None
+    assert back.module.own_head is None and not back.module.compose_members
     conds = tiny.split.test[:4]
     assert np.array_equal(back.predict_means(conds), m.predict_means(conds))
-    assert _model(tiny).module.perturbed_marker is not None  # the default is the marked network
+    default = _model(tiny).module  # the default: marker, composition and own-gene head
+    assert default.perturbed_marker is not None and default.compose_members and default.own_head is not None
