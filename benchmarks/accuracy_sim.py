@@ -45,6 +45,22 @@ class _OracleAdditive:
         return np.stack(out)
 
 
+def _own_gene_change(model: Any, data: Any, singles: list[str]) -> tuple[float, float, float, float] | None:
+    """The perturbed gene's own change (mean − control mean) on ``singles``: true mean, predicted mean, MSE, and the
+    MSE of predicting no change; None when no single's gene is measured."""
+    from biodsnn.data import parse_condition
+
+    singles = [c for c in singles if parse_condition(c)[0] in data.gene_index]
+    if not singles:
+        return None
+    cols = [data.gene_index[parse_condition(c)[0]] for c in singles]
+    rows = np.arange(len(singles))
+    ctrl = np.asarray(data.control_mean, dtype=np.float64)[cols]
+    true = np.asarray(data.condition_means(singles), dtype=np.float64)[rows, cols] - ctrl
+    pred = np.asarray(model.predict_means(singles), dtype=np.float64)[rows, cols] - ctrl
+    return float(true.mean()), float(pred.mean()), float(np.mean((pred - true) ** 2)), float(np.mean(true ** 2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
@@ -63,7 +79,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from biodsnn.baselines import get_baseline, resolve_baselines
-    from biodsnn.data import load_perturb_data, make_split, rank_de_genes, simulate
+    from biodsnn.data import load_perturb_data, make_split, parse_condition, rank_de_genes, simulate
     from biodsnn.evaluate import evaluate
     from biodsnn.model import BioDSNN
     from cli._common import setting_value
@@ -94,6 +110,10 @@ def main() -> None:
             pred, true = m.predict_means(train), data.condition_means(train)
             fit = np.mean([np.mean((pred[i, de.top[c]] - true[i, de.top[c]]) ** 2) for i, c in enumerate(train)])
             print(f"  {v}: top-20 DE MSE on its {len(train)} training conditions {fit:.4f}", flush=True)
+            own = _own_gene_change(m, data, [c for c in split.test if len(parse_condition(c)) == 1])
+            if own is not None:
+                print(f"  {v}: perturbed gene's own change on the held-out singles: true mean {own[0]:.3f}, "
+                      f"predicted mean {own[1]:.3f}, MSE {own[2]:.4f} (no change: {own[3]:.4f})", flush=True)
             if m.module.vae is not None:  # how far the data stream's baseline has moved from the control mean
                 drift = (m._baseline_mean() - m.ctrl_mean).cpu().numpy()
                 print(f"  {v}: regenerated control mean − control mean: mean |.| {np.abs(drift).mean():.4f}, "

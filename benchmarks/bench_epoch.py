@@ -153,7 +153,8 @@ def main() -> None:
     took = time.perf_counter() - t0
     epoch_s = took * n_total / cells
     print(f"train epoch ({args.variant}, batch {model.hparams['batch_size']} cells of one condition, "
-          f"{torch.get_num_threads()} threads): {n_steps} steps = knowledge passes per epoch over {n_total:,} "
+          f"{torch.get_num_threads()} threads): {n_steps} steps per epoch (one knowledge pass each; "
+          f"three for a double with compose_members) over {n_total:,} "
           f"training cells; timed {steps} steps / {cells:,} cells in {took:.1f}s; "
           f"epoch {epoch_s:.1f}s{' (extrapolated)' if cells < n_total else ''}")
     model.module.eval()
