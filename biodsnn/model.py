@@ -60,8 +60,7 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "n_control_predict": 512, "predict_chunk": 8,
 }
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
-                "detach_vae_baseline", "mark_perturbed",
-                "compose_members", "own_gene_head")
+                "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head")
 
 
 def _manifest_sha256(knowledge: Any) -> str:

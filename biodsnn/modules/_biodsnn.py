@@ -134,12 +134,11 @@ class BioDSNNModule(nn.Module):
             regenerated control cannot drift toward the average perturbation (the default); False: trained jointly
             with the prediction loss (the paper).
         control_mean: the control's per-gene mean, an input of ``own_gene_head`` and, for ``additive_prior``
-            variants, of the interaction head (
-            how a gene's response saturates depends on its level); None: zeros.
+            variants, of the interaction head (how a gene's response saturates depends on its level); None: zeros.
         control_init: per-gene initial output of the VAE's decoder (``ControlVAE.nonzero_mean`` of the control
             cells), so that the untrained VAE regenerates the control mean; None: a random decoder.
         pert_gene: ``[n_perts]`` column of each vocabulary gene among the measured genes (−1: not measured); needed
-            with ``mark_perturbed``.
+            with ``mark_perturbed`` and ``own_gene_head``.
         mark_perturbed: add a learned "perturbed" vector to the embedding of each perturbed gene that is measured
             (before the transformer, which carries it to the gene's pathway neighbours) and read every gene out
             through a shared projection as well as its own. The paper adds the perturbation only to every gene
