@@ -37,7 +37,7 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
 @click.option("--set", "settings", multiple=True, callback=_parse_settings, metavar="KEY=VALUE",
               help="Any other model option (biodsnn.model.DEFAULT_HPARAMS), repeatable, e.g. --set lr_gamma=0.95 "
                    "--set mark_perturbed=false --set compose_members=false --set own_gene_head=false (the paper's "
-                   "network).")
+                   "network), --set direction_weight=0.1 --set weight_decay=5e-4 (the paper's loss and decay).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
 def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str, epochs: int,
