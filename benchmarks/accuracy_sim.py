@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0, help="simulator and model seed")
     ap.add_argument("--split-seed", type=int, default=1)
+    ap.add_argument("--mode", choices=["activation", "interference", "mixed"], default=None,
+                    help="screen direction of the simulated data (default: the preset's; small and tiny are mixed)")
     ap.add_argument("--variants", nargs="*", default=["full", "additive_residual"])
     ap.add_argument("--baselines", default="control,mean,additive,linear")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -87,7 +89,7 @@ def main() -> None:
 
     hp = {k: setting_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     t0 = time.perf_counter()
-    data = load_perturb_data(simulate(preset=args.preset, seed=args.seed, progress=False))
+    data = load_perturb_data(simulate(preset=args.preset, seed=args.seed, mode=args.mode, progress=False))
     split = make_split(data.conditions, kind="simulation", seed=args.split_seed)
     de = rank_de_genes(data, n_top=20)
     kb_dir = tempfile.mkdtemp(prefix="kb-")
@@ -121,7 +123,8 @@ def main() -> None:
     res = evaluate(predictors, data, split, de, metrics=list(METRICS), n_boot=args.n_boot, seed=args.seed, gi=False)
 
     counts = {g: sum(1 for c in res.conditions if res.subgroups[c] == g) for g in dict.fromkeys(res.subgroups.values())}
-    print(f"\n{args.preset}: {data}; simulator seed {args.seed}, split seed {args.split_seed}, epochs {args.epochs}, "
+    print(f"\n{args.preset}: {data}; simulator seed {args.seed}, split seed {args.split_seed}, "
+          f"mode {args.mode or 'preset'}, epochs {args.epochs}, "
           f"options {hp or 'defaults'}; test conditions per subgroup {counts}; {time.perf_counter() - t0:.0f} s")
     for ref in dict.fromkeys(res.summary.reference):
         for metric in METRICS:
