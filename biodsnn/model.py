@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ import torch
 from biodsnn.data import format_condition, load_perturb_data, parse_condition
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, train
-from reactomenet.errors import InputError, NotFoundError
+from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, write_json, write_parquet
 
 CONFIG_FORMAT = 1
@@ -112,8 +111,7 @@ class BioDSNN:
 
         unknown = sorted(set(hparams) - set(DEFAULT_HPARAMS) - {"device"})
         if unknown:
-            close = difflib.get_close_matches(unknown[0], list(DEFAULT_HPARAMS), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = did_you_mean(unknown[0], DEFAULT_HPARAMS, n=1)
             raise InputError(f"unknown BioDSNN option {unknown[0]!r}{hint}; see biodsnn.model.DEFAULT_HPARAMS")
         self.variant = get_variant(variant).name
         self.seed = int(seed)
@@ -207,8 +205,7 @@ class BioDSNN:
             idx = []
             for g in genes:
                 if g not in self.pert_index:
-                    close = difflib.get_close_matches(g, self.pert_vocab, n=3)
-                    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                    hint = did_you_mean(g, self.pert_vocab)
                     raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured nor in the GO graph"
                                         f"{hint}; use a measured gene or rebuild the knowledge bundle")
                 idx.append(self.pert_index[g])

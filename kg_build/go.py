@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from kg_build._topk import Graph, topk_per_row
 from reactomenet.console import progress_bar
-from reactomenet.errors import NotFoundError, ReleaseFormatError
+from reactomenet.errors import NotFoundError, ReleaseFormatError, did_you_mean
 
 ONTOLOGIES = ("BP", "CC", "MF")
 #: Relations over which annotations are propagated to ancestor terms by default ("true path rule").
@@ -98,10 +98,7 @@ class GoAnnotations:
         """
         index = _gene_index(self.genes)
         if gene not in index:
-            import difflib
-
-            close = difflib.get_close_matches(gene, self.genes, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(gene, self.genes)
             raise NotFoundError(f"gene {gene} has no GO annotation in {self.source}{hint}")
         row = self.matrix.getrow(index[gene])
         return {self.terms[t] for t in row.indices}

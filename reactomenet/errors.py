@@ -7,6 +7,9 @@ stderr and exit status 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class InputError(ValueError):
     """Bad user input: the message names the problem and the way out.
@@ -28,3 +31,18 @@ class NotFoundError(InputError, KeyError):
 
 class ReleaseFormatError(InputError):
     """A Reactome release file (or other input table) is malformed or truncated."""
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> str:
+    """The " (did you mean a, b?)" hint of an error message for a name not among ``choices``; "" if nothing is close.
+
+    One place for the suggestion every "unknown name" error of the toolkit gives (difflib's close matches).
+
+    Example:
+        >>> did_you_mean("ful", ["full", "noVAE", "gears"])
+        ' (did you mean full?)'
+        >>> did_you_mean("xyz", ["full"])
+        ''
+    """
+    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+    return f" (did you mean {', '.join(close)}?)" if close else ""

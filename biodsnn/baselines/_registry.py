@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from reactomenet.errors import InputError, NotFoundError
+from reactomenet.errors import InputError, NotFoundError, did_you_mean
 
 B = TypeVar("B", bound="Baseline")
 
@@ -43,9 +42,8 @@ def get_baseline(name: str) -> type[Baseline]:
     try:
         return BASELINES[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(BASELINES), n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(BASELINES)}"
-        raise NotFoundError(f"unknown baseline {name!r}; {hint}") from None
+        hint = did_you_mean(name, BASELINES) or f" (known: {', '.join(BASELINES)})"
+        raise NotFoundError(f"unknown baseline {name!r}{hint}") from None
 
 
 def list_baselines() -> list[str]:

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from reactomenet.errors import InputError, NotFoundError
+from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, write_json
 
 DATAVERSE_URL = "https://dataverse.harvard.edu/api/access/datafile/{id}"
@@ -116,10 +116,7 @@ def fetch_dataset(
         reactomenet.errors.InputError: cannot download norman from https://...6154020 (network unreachable); ...
     """
     if name not in DATASETS:
-        import difflib
-
-        close = difflib.get_close_matches(name, DATASETS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(name, DATASETS, n=1)
         raise NotFoundError(f"unknown dataset {name!r}{hint}; choose one of {', '.join(DATASETS)}")
     folder = Path(dest)
     url = DATAVERSE_URL.format(id=DATASETS[name])

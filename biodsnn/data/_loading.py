@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import warnings
@@ -17,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biodsnn.data.conditions import CONTROL, DELIMITER, format_condition, parse_condition
-from reactomenet.errors import InputError, NotFoundError
+from reactomenet.errors import InputError, NotFoundError, did_you_mean
 
 if TYPE_CHECKING:
     import anndata
@@ -159,8 +158,7 @@ class PerturbData:
         """
         name = format_condition(parse_condition(condition))
         if name not in self._cells:
-            close = difflib.get_close_matches(name, self._categories, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(name, self._categories)
             raise NotFoundError(f"condition {condition!r} is not in the data{hint}; see `biodsnn data info`")
         return self._cells[name]
 

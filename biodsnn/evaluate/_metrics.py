@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from reactomenet.errors import InputError, NotFoundError
+from reactomenet.errors import InputError, NotFoundError, did_you_mean
 
 GeneSet = Literal["all", "de20", "de20_nd", "ctrl_top1000", "targets_excluded", "gi"]
 MetricKind = Literal["perturbation", "cross", "gi_double", "gi_set"]
@@ -257,10 +257,7 @@ def get_metric(name: str) -> MetricSpec:
     try:
         return METRICS[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(METRICS), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(METRICS)}"
+        hint = did_you_mean(name, METRICS) or f" (known: {', '.join(METRICS)})"
         raise NotFoundError(f"unknown metric {name!r}{hint}") from None
 
 

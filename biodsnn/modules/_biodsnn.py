@@ -6,7 +6,6 @@ re-initialised on every call and never trained). Variants are rows of one regist
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +16,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from biodsnn.modules._attention import MaskedTransformerLayer
 from biodsnn.modules._vae import ControlVAE
-from reactomenet.errors import InputError
+from reactomenet.errors import InputError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,7 @@ def get_variant(name: str) -> Variant:
     try:
         return VARIANTS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(VARIANTS), n=3, cutoff=0.3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = did_you_mean(name, VARIANTS, cutoff=0.3)
         raise InputError(f"unknown BioDSNN variant {name!r}{hint}: choose one of {', '.join(VARIANTS)}") from None
 
 
