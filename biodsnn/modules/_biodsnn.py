@@ -60,6 +60,21 @@ def get_variant(name: str) -> Variant:
         raise InputError(f"unknown BioDSNN variant {name!r}{hint}: choose one of {', '.join(VARIANTS)}") from None
 
 
+def _distinct_members(cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The distinct perturbations of padded condition rows, each member's index among them, and each member's row.
+
+    Members are listed row-major (padding −1 skipped), so a per-distinct result ``r`` goes back onto the rows with
+    ``out.index_add(0, owner, r[inverse])``.
+
+    Example:
+        >>> _distinct_members(torch.tensor([[3, -1], [1, 3]]))
+        (tensor([1, 3]), tensor([1, 0, 1]), tensor([0, 1, 1]))
+    """
+    valid = cond_perts >= 0
+    singles, inverse = torch.unique(cond_perts[valid], return_inverse=True)
+    return singles, inverse, valid.nonzero(as_tuple=True)[0]
+
+
 def _mlp(sizes: list[int], *, last_act: bool) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
@@ -338,9 +353,7 @@ class BioDSNNModule(nn.Module):
             out = out.index_copy(0, others, self._knowledge_stream(cond_perts[others]))
         if len(rows) == 0:
             return out
-        members = cond_perts[rows]  # [M, K]
-        member_row = (members >= 0).nonzero(as_tuple=True)[0]  # row (in `rows`) of each member, row-major
-        singles, inverse = torch.unique(members[members >= 0], return_inverse=True)
+        singles, inverse, member_row = _distinct_members(cond_perts[rows])  # member_row: index into `rows`
         seen = self.single_seen[singles]
         estimate = self.single_effect[singles]
         if not bool(seen.all()):  # the stream once per distinct unseen single
@@ -352,15 +365,12 @@ class BioDSNNModule(nn.Module):
     def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each
         multi-gene condition through its own readout."""
-        valid = cond_perts >= 0
         out = self.gene_b1.new_zeros(len(cond_perts), self.n_genes)  # the control: no change
-        members = cond_perts[valid]
-        if len(members) == 0:
+        singles, inverse, owner = _distinct_members(cond_perts)
+        if len(singles) == 0:
             return out
-        singles, inverse = torch.unique(members, return_inverse=True)
-        owner = valid.nonzero(as_tuple=True)[0]  # row of each member, row-major like `members`
         out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse])
-        multi = (valid.sum(1) >= 2).nonzero(as_tuple=True)[0]
+        multi = ((cond_perts >= 0).sum(1) >= 2).nonzero(as_tuple=True)[0]
         if len(multi):
             out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True))
         return out
