@@ -21,13 +21,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from biodsnn.data import format_condition, load_perturb_data, parse_condition
+from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
+from biodsnn.data.conditions import split_context
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, train
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, write_json, write_parquet
 
 CONFIG_FORMAT = 1
+#: Prefix of the context tokens in the perturbation vocabulary (no gene symbol starts with it).
+CONTEXT_TOKEN = "__context__:"
 
 #: Hyperparameters and their defaults (the paper's, where it gives them).
 DEFAULT_HPARAMS: dict[str, Any] = {
@@ -143,12 +146,28 @@ class BioDSNN:
                              "this data")
         perturbable = [str(g) for g in kb.perturbable_genes]
         known = set(perturbable)
-        # measured genes outside the GO graph can still be perturbed: they get their own (graph-isolated) embedding
-        self.pert_vocab = perturbable + [g for g in data.genes if g not in known]
+        # measured genes outside the GO graph can still be perturbed: they get their own (graph-isolated) embedding;
+        # so does a gene perturbed in training that is neither measured nor in GO (its embedding is learned from
+        # its own cells). Only a gene in none of these cannot be predicted.
+        measured = [g for g in data.genes if g not in known]
+        known.update(measured)
+        self.trained_outside_go = sorted({g for c in self.split.train for g in parse_condition(c)}
+                                         - set(perturbable))
+        extra_trained = [g for g in self.trained_outside_go if g not in known]
+        # several contexts: one token per context, summed into every unit's perturbation set like a gene, so the
+        # shared knowledge stream learns how a context changes an effect (and, composed, a per-context mean effect)
+        self.contexts: list[str | None] = list(getattr(data, "contexts", [None]))
+        self.context_tokens = [] if self.contexts == [None] else [f"{CONTEXT_TOKEN}{c}" for c in self.contexts]
+        self.pert_vocab = perturbable + measured + extra_trained + self.context_tokens
         self.pert_index = {g: i for i, g in enumerate(self.pert_vocab)}
         torch.manual_seed(self.seed)  # initial weights (torch modules draw from the global generator)
         ctrl = torch.as_tensor(data.control_mean, dtype=torch.float32)
+        self.ctrl_by_context = {c: torch.as_tensor(data.control_mean_of(c), dtype=torch.float32).to(self.device)
+                                for c in self.contexts} if self.contexts != [None] else {None: ctrl.to(self.device)}
         extra: dict[str, Any] = {}
+        if get_variant(self.variant).additive_prior and self.contexts != [None]:
+            raise InputError(f"variant {self.variant!r} does not support data of several contexts yet; use 'full' "
+                             "or fit one context at a time (--context-key with a single value)")
         if get_variant(self.variant).additive_prior:
             extra = self._single_effects(ctrl)
         if get_variant(self.variant).use_vae:
@@ -201,20 +220,42 @@ class BioDSNN:
         """
         rows = []
         for cond in conditions:
+            context = split_context(cond)[0]
             genes = parse_condition(cond)
             idx = []
             for g in genes:
                 if g not in self.pert_index:
-                    hint = did_you_mean(g, self.pert_vocab)
-                    raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured nor in the GO graph"
-                                        f"{hint}; use a measured gene or rebuild the knowledge bundle")
+                    hint = did_you_mean(g, self.pert_vocab[: len(self.pert_vocab) - len(self.context_tokens)])
+                    raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured, nor in the GO "
+                                        f"graph, nor perturbed in training{hint}; use such a gene or rebuild the "
+                                        "knowledge bundle with GO annotations that hold it")
                 idx.append(self.pert_index[g])
+            if self.context_tokens:
+                if context not in self.contexts:
+                    raise NotFoundError(self._context_message(cond, context))
+                idx.append(self.pert_index[f"{CONTEXT_TOKEN}{context}"])
+            elif context is not None:
+                raise NotFoundError(f"cannot predict {cond!r}: the model was trained on data of one context; name "
+                                    "the perturbation without a context prefix")
             rows.append(idx)
         width = max([len(r) for r in rows] + [1])
         out = torch.full((len(rows), width), -1, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
         return out.to(self.device)
+
+    def _context_message(self, cond: str, context: str | None) -> str:
+        known = ", ".join(str(c) for c in self.contexts)
+        if context is None:
+            return (f"cannot predict {cond!r}: the data has several contexts ({known}); name one with --context "
+                    f"(or write {self.contexts[0]}|{cond})")
+        hint = did_you_mean(context, [str(c) for c in self.contexts])
+        return f"cannot predict {cond!r}: unknown context {context!r}{hint} (contexts: {known})"
+
+    def unit_controls(self, conditions: Sequence[str]) -> torch.Tensor:
+        """Each unit's own control mean ``[C, G]`` (its context's)."""
+        return torch.stack([self.ctrl_by_context[split_context(c)[0] if self.context_tokens else None]
+                            for c in conditions])
 
     # -- training ----------------------------------------------------------------------------------------------------
     def _keep_table(self, conditions: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -240,13 +281,14 @@ class BioDSNN:
     def batch_loss(self, batch: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss of one batch (prediction loss + vae_weight · VAE loss)."""
         hp, dev = self.hparams, self.device
-        conds = [format_condition(parse_condition(c)) for c in batch.conditions]
+        conds = [canonical_condition(c) for c in batch.conditions]
         control_x = torch.as_tensor(batch.control_x, dtype=torch.float32).to(dev)
         target = torch.as_tensor(batch.target_x, dtype=torch.float32).to(dev)
         cell_cond = torch.as_tensor(batch.condition_index, dtype=torch.long).to(dev)
         keep = torch.stack([self._keep[c] for c in conds]).to(dev)
         out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
-        loss = perturbation_loss(out.pred, target, self.ctrl_mean, cell_cond, keep, gamma=hp["gamma"],
+        ctrl = self.unit_controls(conds)[cell_cond] if self.context_tokens else self.ctrl_mean
+        loss = perturbation_loss(out.pred, target, ctrl, cell_cond, keep, gamma=hp["gamma"],
                                  direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
                                  direction_sharpness=hp["direction_sharpness"], level=hp["loss_level"])
         if out.vae is not None and hp["vae_weight"] > 0:
@@ -301,8 +343,8 @@ class BioDSNN:
         return self
 
     # -- prediction --------------------------------------------------------------------------------------------------
-    def _control_sample(self) -> np.ndarray:
-        cells = np.asarray(self.data.control_cells)
+    def _control_sample(self, context: str | None = None) -> np.ndarray:
+        cells = np.asarray(self.data.control_cells_of(context) if self.context_tokens else self.data.control_cells)
         n = int(self.hparams["n_control_predict"])
         if n and len(cells) > n:
             cells = np.sort(np.random.default_rng(self.seed).choice(cells, n, replace=False))
@@ -314,11 +356,11 @@ class BioDSNN:
         return torch.as_tensor(x, dtype=torch.float32).to(self.device)
 
     @torch.no_grad()
-    def _baseline_mean(self) -> torch.Tensor:
+    def _baseline_mean(self, context: str | None = None) -> torch.Tensor:
         if self.module.vae is None:
-            return self.ctrl_mean
+            return self.ctrl_by_context[context] if self.context_tokens else self.ctrl_mean
         self.module.eval()
-        cells = self._control_sample()
+        cells = self._control_sample(context)
         total = torch.zeros_like(self.ctrl_mean)
         for s in range(0, len(cells), 1024):
             total += self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0].sum(0)
@@ -341,10 +383,15 @@ class BioDSNN:
             >>> model.predict_means(["A+B"]).shape   # doctest: +SKIP
             (1, 100)
         """
-        conditions = [format_condition(parse_condition(c)) for c in conditions]
+        conditions = [canonical_condition(c) for c in conditions]
         if not conditions:
             return np.zeros((0, len(self.data.genes)), dtype=np.float32)
-        out = self._baseline_mean().unsqueeze(0) + self._effects(conditions)
+        effects = self._effects(conditions)
+        if self.context_tokens:  # each unit on its own context's (regenerated) control
+            base = {c: self._baseline_mean(c) for c in dict.fromkeys(split_context(u)[0] for u in conditions)}
+            out = torch.stack([base[split_context(u)[0]] for u in conditions]) + effects
+        else:
+            out = self._baseline_mean().unsqueeze(0) + effects
         return out.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
@@ -359,7 +406,7 @@ class BioDSNN:
             >>> model.predict(["FOSB+CEBPB", "ETS2"]).obs["condition"].tolist()   # doctest: +SKIP
             ['CEBPB+FOSB', 'ETS2+ctrl']
         """
-        names = [format_condition(parse_condition(c)) for c in conditions]
+        names = [canonical_condition(c) for c in conditions]
         if not names:
             raise InputError("no perturbation to predict: give at least one condition such as 'FOSB+CEBPB'")
         var = pd.DataFrame(index=pd.Index(list(self.data.genes), name="gene"))
@@ -367,17 +414,28 @@ class BioDSNN:
         if not per_cell:
             x = self.predict_means(names)
             obs = pd.DataFrame({"condition": names}, index=pd.Index([str(i) for i in range(len(names))]))
+            if self.context_tokens:
+                obs["context"] = [split_context(u)[0] for u in names]
             return anndata.AnnData(X=x, obs=obs, var=var, uns=uns)
-        effects = self._effects(names)
-        cells = self._control_sample()
         self.module.eval()
-        base = torch.cat([self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0]
-                          for s in range(0, len(cells), 1024)])
-        x = (base.unsqueeze(0) + effects.unsqueeze(1)).reshape(-1, base.shape[1]).cpu().numpy()
-        cell_names = np.asarray(self.data.adata.obs_names)[cells]
-        obs = pd.DataFrame({"condition": np.repeat(names, len(cells)), "control_cell": np.tile(cell_names, len(names))})
+        x_parts, obs_parts = [], []
+        groups: dict[str | None, list[str]] = {}
+        for u in names:  # each unit on control cells of its own context
+            groups.setdefault(split_context(u)[0] if self.context_tokens else None, []).append(u)
+        for context, units in groups.items():
+            effects = self._effects(units)
+            cells = self._control_sample(context)
+            base = torch.cat([self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0]
+                              for s in range(0, len(cells), 1024)])
+            x_parts.append((base.unsqueeze(0) + effects.unsqueeze(1)).reshape(-1, base.shape[1]).cpu().numpy())
+            cell_names = np.asarray(self.data.adata.obs_names)[cells]
+            obs_parts.append(pd.DataFrame({"condition": np.repeat(units, len(cells)),
+                                           "control_cell": np.tile(cell_names, len(units))}))
+        obs = pd.concat(obs_parts, ignore_index=True)
+        if self.context_tokens:
+            obs["context"] = [split_context(u)[0] for u in obs["condition"]]
         obs.index = pd.Index([str(i) for i in range(len(obs))])
-        return anndata.AnnData(X=x.astype(np.float32), obs=obs, var=var, uns=uns)
+        return anndata.AnnData(X=np.concatenate(x_parts).astype(np.float32), obs=obs, var=var, uns=uns)
 
     # -- persistence ------------------------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
