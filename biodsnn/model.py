@@ -50,6 +50,10 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # True: a shared head (no per-gene weights) adds to each perturbed gene's own change, from its representation and
     # control level, so the own change of a gene never perturbed in training is predicted (not in the paper).
     "own_gene_head": True,
+    # True: every perturbation's effect starts from a learned per-context vector initialised to the mean change of
+    # the context's training perturbations (the untrained model is the `mean` baseline); the knowledge stream learns
+    # what a perturbation adds to it. False: the untrained model predicts no change.
+    "mean_effect_prior": False,
     # loss: the paper's autofocus (γ = 2). Its direction term (λ = 0.1) is off by default: on norman it doubled the
     # error on seen doubles and lost the margin over additive (docs/accuracy-model.md, "Which training defaults").
     "gamma": 2.0, "direction_weight": 0.0, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
@@ -87,6 +91,16 @@ def _load_knowledge(path: str | os.PathLike[str]) -> Any:
     if _knowledge_path(kb) is None:
         kb._biodsnn_path = str(Path(path).resolve())  # remembered for config.json
     return kb
+
+
+def _alias_map(genes: Sequence[str], vocabulary: set[str]) -> dict[str, str]:
+    """Perturbed gene names that are aliases or former symbols of a vocabulary gene (HGNC renames), name → symbol."""
+    if not genes:
+        return {}
+    from reactomenet import GeneMapper
+
+    renamed = GeneMapper.load().map(list(genes)).renamed
+    return {old: new for old, new in renamed.items() if new in vocabulary}
 
 
 class BioDSNN:
@@ -151,8 +165,10 @@ class BioDSNN:
         # its own cells). Only a gene in none of these cannot be predicted.
         measured = [g for g in data.genes if g not in known]
         known.update(measured)
+        # a perturbed gene named by an older symbol (MARCH8 for MARCHF8) is the GO graph's gene
+        self.aliases = _alias_map(sorted({g for c in data.conditions for g in parse_condition(c)} - known), known)
         self.trained_outside_go = sorted({g for c in self.split.train for g in parse_condition(c)}
-                                         - set(perturbable))
+                                         - set(perturbable) - set(self.aliases))
         extra_trained = [g for g in self.trained_outside_go if g not in known]
         # several contexts: one token per context, summed into every unit's perturbation set like a gene, so the
         # shared knowledge stream learns how a context changes an effect (and, composed, a per-context mean effect)
@@ -160,6 +176,7 @@ class BioDSNN:
         self.context_tokens = [] if self.contexts == [None] else [f"{CONTEXT_TOKEN}{c}" for c in self.contexts]
         self.pert_vocab = perturbable + measured + extra_trained + self.context_tokens
         self.pert_index = {g: i for i, g in enumerate(self.pert_vocab)}
+        self.pert_index.update({old: self.pert_index[new] for old, new in self.aliases.items()})
         torch.manual_seed(self.seed)  # initial weights (torch modules draw from the global generator)
         ctrl = torch.as_tensor(data.control_mean, dtype=torch.float32)
         self.ctrl_by_context = {c: torch.as_tensor(data.control_mean_of(c), dtype=torch.float32).to(self.device)
@@ -180,6 +197,10 @@ class BioDSNN:
             # the untrained VAE regenerates the control's non-zero entries as their mean: mean = control mean
             extra["control_init"] = torch.as_tensor(nz_sum / np.maximum(nz_count, 1), dtype=torch.float32)
         extra["control_mean"] = ctrl
+        if self.context_tokens:
+            extra["context_start"] = self.pert_index[self.context_tokens[0]]
+        if self.hparams["mean_effect_prior"] and not get_variant(self.variant).additive_prior:
+            extra["mean_effect"] = torch.as_tensor(self._mean_training_effects(), dtype=torch.float32)
         extra["pert_gene"] = torch.as_tensor([data.gene_index.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
         self.module = BioDSNNModule(
@@ -192,6 +213,18 @@ class BioDSNN:
             variant=self.variant, **{k: hp[k] for k in _MODULE_KEYS}, **extra,
         ).to(self.device)
         self.ctrl_mean = ctrl.to(self.device)
+
+    def _mean_training_effects(self) -> np.ndarray:
+        """``[n_contexts, G]``: the mean change of each context's training perturbations from its own control."""
+        rows = []
+        for ctx in self.contexts:
+            units = [u for u in self.split.train if split_context(u)[0] == ctx]
+            if not units:
+                rows.append(np.zeros(len(self.data.genes), dtype=np.float32))
+                continue
+            means = self.data.condition_means(units)
+            rows.append((means - self.data.control_mean_of(ctx)).mean(0))
+        return np.stack(rows).astype(np.float32)
 
     def _single_effects(self, ctrl: torch.Tensor) -> dict[str, torch.Tensor]:
         singles = [c for c in self.split.train if len(parse_condition(c)) == 1]
@@ -287,7 +320,7 @@ class BioDSNN:
         cell_cond = torch.as_tensor(batch.condition_index, dtype=torch.long).to(dev)
         keep = torch.stack([self._keep[c] for c in conds]).to(dev)
         out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
-        ctrl = self.unit_controls(conds)[cell_cond] if self.context_tokens else self.ctrl_mean
+        ctrl = self.unit_controls(conds) if self.context_tokens else self.ctrl_mean
         loss = perturbation_loss(out.pred, target, ctrl, cell_cond, keep, gamma=hp["gamma"],
                                  direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
                                  direction_sharpness=hp["direction_sharpness"], level=hp["loss_level"])
@@ -508,6 +541,7 @@ class BioDSNN:
         hp.setdefault("mark_perturbed", False)  # saved before the option existed: the paper's network
         hp.setdefault("compose_members", False)
         hp.setdefault("own_gene_head", False)
+        hp.setdefault("mean_effect_prior", False)
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
                     device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
         state = torch.load(run / "model.pt", map_location=model.device, weights_only=True)

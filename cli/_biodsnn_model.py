@@ -62,6 +62,9 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
         shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
         click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
                    f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
+    if model.aliases:
+        click.echo("note: perturbed gene names read as current symbols: "
+                   + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
     model.fit(epochs=epochs, run_dir=run_dir, resume=resume)
     model.save(run_dir)
     click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {epochs}")
