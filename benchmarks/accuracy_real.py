@@ -47,6 +47,25 @@ METRICS = ("mse_de20", "pearson_delta_de20", "mse", "pearson_delta", "l2_ctrl100
 BASELINES = ("control", "mean", "additive", "linear")
 
 
+def _reuse_go_graph() -> None:
+    """The GO graph depends on the GO table and the perturbable genes only, never on the data or the split: build it
+    once per process instead of once per bundle (the same object, so the same numbers)."""
+    import kg_build.bundle as bundle
+
+    if getattr(bundle.go_graph, "_memo", None) is not None:
+        return
+    original, memo = bundle.go_graph, {}
+
+    def go_graph(annotations: Any, nodes: Any, **kw: Any) -> Any:
+        key = (annotations.sha256, repr(annotations.options), tuple(nodes), tuple(sorted(kw.items())))
+        if key not in memo:
+            memo[key] = original(annotations, nodes, **kw)
+        return memo[key]
+
+    go_graph._memo = memo  # type: ignore[attr-defined]
+    bundle.go_graph = go_graph
+
+
 def run_one(name: str, kind: str, seed: int, variants: list[str], epochs: int, settings: dict[str, Any],
             n_boot: int) -> pd.DataFrame:
     """Per-condition metric values of every model on one (file, split kind, seed)."""
@@ -56,6 +75,7 @@ def run_one(name: str, kind: str, seed: int, variants: list[str], epochs: int, s
     from biodsnn.model import BioDSNN
     from kg_build import build_bundle
 
+    _reuse_go_graph()
     fname, options, _ = FILES[name]
     data = load_perturb_data(REAL / fname, **options)
     split = make_split(data.conditions, kind=kind, seed=seed, **SPLIT_OPTIONS[kind])

@@ -144,3 +144,11 @@ def test_real_mcfaline_lines_are_contexts() -> None:
     means = [data.control_mean_of(c) for c in data.contexts]
     between = min(np.linalg.norm(means[i] - means[j]) for i in range(3) for j in range(i + 1, 3))
     assert between > 10  # the README's 12.6–15.3: lines differ far more than a perturbation moves one
+
+
+def test_the_split_command_offers_every_split_kind() -> None:
+    from biodsnn.data import KINDS
+    from cli._biodsnn_data import split_command
+
+    kind = next(p for p in split_command.params if p.name == "kind")
+    assert tuple(kind.type.choices) == KINDS
