@@ -72,6 +72,25 @@ def data_options(
     return decorate(func) if func is not None else decorate
 
 
+def celleval_options(func: Any) -> Any:
+    """The options every cell-eval writer shares (labels, contexts, --overwrite): one definition."""
+    from biodsnn.evaluate._celleval import CELLTYPE_COL, CONTEXT_KEY, CONTROL_LABEL, PERT_COL
+
+    options = [
+        click.option("--pert-col", default=PERT_COL, show_default=True,
+                     help="cell-eval: obs column of the perturbation labels (cell-eval's --pert-col)."),
+        click.option("--control-pert", "control_name", default=CONTROL_LABEL, show_default=True,
+                     help="cell-eval: label of control cells (cell-eval's --control-pert)."),
+        click.option("--context-key", default=CONTEXT_KEY, show_default=True,
+                     help=f"cell-eval: obs column of the data naming contexts; with several values, written as "
+                          f"'{CELLTYPE_COL}' (cell-eval's --celltype-col {CELLTYPE_COL})."),
+        click.option("--overwrite", is_flag=True, help="cell-eval: replace an existing output file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def loader_options(values: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments for ``load_perturb_data`` among a command's option values (unset ones left out).
 

@@ -13,7 +13,6 @@ from biodsnn.evaluate._bootstrap import bootstrap_ci, bootstrap_indices
 from biodsnn.evaluate._gi import gi_scores
 from biodsnn.evaluate._metrics import (
     METRICS,
-    discrimination_ranks,
     get_metric,
     pearson,
     top_bottom_overlap,
@@ -261,6 +260,9 @@ def evaluate(
     top_ctrl = top_expressed(ctrl, n_top_expressed)
     idx_sets["ctrl_top1000"] = [top_ctrl] * len(conds)
     targets = [_gene_index(data, data.condition_genes(c)) for c in conds]
+    exclusions = {"targets_excluded": targets,
+                  "single_target_excluded": [t if len(data.condition_genes(c)) == 1 else t[:0]
+                                             for t, c in zip(targets, conds, strict=True)]}
 
     predicted: dict[str, np.ndarray] = {}
     for name, model in named.items():
@@ -293,7 +295,7 @@ def evaluate(
                     for k in range(n):
                         vals[k] = spec.func(pred[k], truth[k], ctrl, sets[k])
                 elif spec.kind == "cross":
-                    vals = discrimination_ranks(pred - ctrl, truth - ctrl, targets)
+                    vals = spec.func(pred - ctrl, truth - ctrl, exclusions[spec.gene_set])
                 elif spec.kind in ("gi_double", "gi_set") and gi_rows:
                     key = (name, ref)
                     if key not in set_values:
