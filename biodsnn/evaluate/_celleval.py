@@ -415,8 +415,7 @@ def run_cell_eval(pred: str | os.PathLike[str] | Any, real: str | os.PathLike[st
         pairs = [(str(ct), pred_split[ct], real_split[ct]) for ct in sorted(real_split)]
     else:
         pairs = [(None, read["pred"], read["real"])]
-    Path(outdir).mkdir(parents=True, exist_ok=True)
-    results, aggs = [], []
+    results, aggs = [], []  # cell-eval makes outdir itself
     for ct, p, r in pairs:
         try:
             evaluator = ce.MetricsEvaluator(adata_pred=p, adata_real=r, control_pert=control_label,
