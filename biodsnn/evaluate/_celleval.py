@@ -44,6 +44,8 @@ CELLTYPE_COL = "celltype"
 #: The obs column of our data that names a cell's context (cell line / type).
 CONTEXT_KEY = "cell_type"
 DEFAULT_CELLS_PER_CONDITION = 100
+#: Shifts below this (log1p units) are rounding of float32 means, not predicted changes (see shift_to_mean).
+SHIFT_ROUNDING = 1e-6
 INSTALL_HINT = "pip install 'biodsnn[celleval]' (or pip install cell-eval)"
 
 
@@ -180,7 +182,9 @@ def shift_to_mean(cells: np.ndarray, target: np.ndarray) -> np.ndarray:
     For each gene the shift ``s`` solves ``mean(max(x + s, 0)) = target`` (it exists and is unique for any
     ``target > 0``; a target ≤ 0 gives zeros, the nearest non-negative mean). The cells keep their spread where
     they stay positive, values stay log1p-like (non-negative, no larger than the largest cell plus the shift), and
-    the mean is exact, so cell-eval's pseudobulk of the written cells is the predicted mean.
+    the mean is exact, so cell-eval's pseudobulk of the written cells is the predicted mean. A shift smaller than
+    ``SHIFT_ROUNDING`` (1e-6) is float32 rounding of the means and is not applied: a no-change prediction then
+    writes the control cells themselves, which cell-eval's rank tests would otherwise call changed.
 
     Args:
         cells: ``(n_cells, n_genes)`` non-negative expression (control cells).
@@ -209,6 +213,7 @@ def shift_to_mean(cells: np.ndarray, target: np.ndarray) -> np.ndarray:
     ok = (xs + shift > -scale) & (nxt + shift <= scale)
     first = np.where(ok.any(axis=0), ok.argmax(axis=0), n - 1)
     s = shift[first, np.arange(x.shape[1])]
+    s[np.abs(s) < SHIFT_ROUNDING] = 0.0  # float32 rounding of the means, not a predicted change
     out = np.maximum(x + s[None, :], 0.0)
     out[:, t <= 0] = 0.0
     return out
