@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import celleval_options, data_options, load_data, loader_options, setting_value
+from cli._common import celleval_kwargs, celleval_options, data_options, load_data, loader_options, setting_value
 from reactomenet.io import atomic_output
 
 
@@ -85,7 +85,8 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
               help="Knowledge bundle (default: the path recorded in config.json).")
 @click.argument("more", nargs=-1)
 def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, fmt: str, per_cell: bool,
-                    cells_per_condition: int, seed: int, pert_col: str, control_name: str, context_key: str,
+                    cells_per_condition: int, seed: int, pert_col: str | None, control_name: str | None,
+                    context_key: str | None,
                     overwrite: bool, data_path: str | None, knowledge_dir: str | None, more: tuple[str, ...]) -> None:
     """Predict mean expression for perturbation conditions with a fitted run folder.
 
@@ -120,11 +121,12 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, f
         from biodsnn.evaluate import predict_cells
 
         adata = predict_cells(model, model.data, model.split, cells_per_condition=cells_per_condition, seed=seed,
-                              pert_col=pert_col, control_label=control_name, context_key=context_key)
+                              **celleval_kwargs(pert_col, control_name, context_key))
         write_h5ad(adata, output, overwrite=overwrite)
-        n_ctrl = int((adata.obs[pert_col] == control_name).sum())
+        col, ctrl = adata.uns["biodsnn"]["pert_col"], adata.uns["biodsnn"]["control_label"]
+        n_ctrl = int((adata.obs[col] == ctrl).sum())
         click.echo(f"{output}: {adata.n_obs - n_ctrl} predicted cells of {len(model.split.test)} test conditions + "
-                   f"{n_ctrl} control cells × {adata.n_vars} genes (cell-eval: {pert_col}, {control_name})")
+                   f"{n_ctrl} control cells × {adata.n_vars} genes (cell-eval: {col}, {ctrl})")
         return
     adata = model.predict(conditions, per_cell=per_cell)
     with atomic_output(output, suffix=".h5ad") as tmp:
