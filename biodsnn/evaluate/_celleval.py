@@ -101,7 +101,7 @@ def _dense(x: Any) -> np.ndarray:
     return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float64)
 
 
-def _control_blocks(data: Any, units: list[tuple]) -> list[tuple[Any, np.ndarray]]:
+def _control_blocks(units: list[tuple]) -> list[tuple[Any, np.ndarray]]:
     """(context, control rows) once per context, in the order the units first name them."""
     seen: dict[Any, np.ndarray] = {}
     for context, _, _, ctrl in units:
@@ -157,7 +157,7 @@ def export_real(data: Any, split: Any, *, conditions: Sequence[str] | None = Non
     conds = list(split.test if conditions is None else conditions)
     ctx, units = _plan(data, conds, context_key)
     delim = data.options.get("delimiter") or "+"
-    rows: list[np.ndarray] = [ctrl for _, ctrl in _control_blocks(data, units)]
+    rows: list[np.ndarray] = [ctrl for _, ctrl in _control_blocks(units)]
     labels = [control_label] * sum(len(r) for r in rows)
     for _, cond, real_rows, _ in units:
         rows.append(real_rows)
@@ -293,7 +293,7 @@ def predict_cells(predictor: Any, data: Any, split: Any, *, conditions: Sequence
         labels += [celleval_label(cond, control_label=control_label, delimiter=delim)] * n
         contexts += [context] * n
         sources += obs_names[drawn].tolist()
-    for context, ctrl in _control_blocks(data, units):
+    for context, ctrl in _control_blocks(units):
         blocks.append(_dense(data.X[ctrl]).astype(np.float32))
         labels += [control_label] * len(ctrl)
         contexts += [context] * len(ctrl)
