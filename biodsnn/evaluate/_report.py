@@ -177,7 +177,8 @@ def _choose_combos(result: EvaluationResult, n: int = 4) -> list[str]:
 
 def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, title: str = "Evaluation report",
                  combos: Sequence[str] | None = None, plots: bool = True,
-                 metadata: Mapping[str, Any] | None = None, notes: Sequence[str] = ()) -> ReportPaths:
+                 metadata: Mapping[str, Any] | None = None, notes: Sequence[str] = (),
+                 attachments: Sequence[str | os.PathLike[str]] = ()) -> ReportPaths:
     """Write the report folder atomically (it appears complete or not at all).
 
     Files: ``metrics.parquet`` (one row per model × perturbation × reference × metric; provenance in its schema
@@ -192,6 +193,8 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
         plots: draw the PNGs.
         metadata: extra provenance (run folder, data path…) for Parquet and JSON.
         notes: lines placed under the heading of ``report.md``.
+        attachments: files or folders copied into the report folder under their own names (e.g. cell-eval's
+            tables, ``biodsnn.evaluate.score_with_cell_eval``).
 
     Example:
         >>> # write_report(evaluate(models, data, split, de), "report/")
@@ -222,6 +225,10 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
             if not result.gi.empty:
                 pngs.append(pl.plot_gi_magnitudes(result, tmp / "gi_magnitude.png"))
             pngs.append(pl.plot_within5(result, tmp / "within5.png"))
+        for src in map(Path, attachments):
+            import shutil
+
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp / src.name)
         with atomic_output(tmp / "report.md", suffix=".md") as md:
             md.write_text(render_markdown(result, title=title, plots=pngs, notes=notes))
     return ReportPaths(target, target / "metrics.parquet", target / "summary.json", target / "report.md",
