@@ -35,12 +35,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from biodsnn.data import normalize_log1p, parse_condition, simulate  # noqa: E402
-from biodsnn.evaluate._gi import gi_scores, theil_sen_2  # noqa: E402
+from biodsnn.evaluate._gi import gi_scores  # noqa: E402
 from kg_build.coexpression import coexpression_graph, pearson_matrix  # noqa: E402
 
 NOISE_CELLS = 100  # control cells drawn for the split-half noise (two halves of 50), the same in every column
-MAX_CONTROL_CORR = 1000  # control cells used for correlations (subsampled when there are more)
+CORR_CELLS = 100  # control cells drawn for correlations in every column (real files hold 60-1,942); the noise
+# floor of |r| depends on the cell count, so all columns use the same count
 DE_ALPHA = 0.05  # Welch t-test, Benjamini–Hochberg
+TOP_CORR = 50  # most expressed genes whose correlations are compared
+MOVED = 0.05  # noise-free change (log1p units) that counts a gene as moved in the simulated GI fits
 
 
 @dataclass
@@ -100,19 +103,24 @@ def load_real(folder: Path) -> list[Column]:
     return cols
 
 
-def load_simulated(preset: str, seed: int) -> tuple[list[Column], object]:
+def load_simulated(preset: str, seed: int) -> list[Column]:
     sizes = {"norman": {"cells_per_condition": 100, "n_control": 1000}}.get(preset, {})
     adata = simulate(preset=preset, seed=seed, progress=False, **sizes)
     labels = np.asarray(["ctrl" if c == "ctrl" else "+".join(parse_condition(c)) for c in adata.obs["condition"]],
                         dtype=object)
     mode = adata.uns["biodsnn_simulation"]["config"]["mode"]
     modality = {"activation": "CRISPRa", "interference": "CRISPRi"}.get(mode, "CRISPRa/i")
-    ctx = adata.obs["cell_type"].astype(str).to_numpy() if "cell_type" in adata.obs else None
-    if ctx is not None and len(set(ctx)) == 1:
-        ctx = None
+    ctx = adata.obs["cell_type"].astype(str).to_numpy()
+    truth = adata.uns["biodsnn_truth"]
+    t_names = ["ctrl" if c == "ctrl" else "+".join(parse_condition(c)) for c in truth["conditions"]]
+    t_ctx = np.asarray(truth.get("cell_type", np.full(len(t_names), ctx[0])), dtype=str)
+    means = np.asarray(truth["means"], dtype=np.float64)
     cols = _split_by(f"sim {preset}", sp.csr_matrix(adata.X), list(adata.var_names), labels,
-                     adata.obs["n_counts"].to_numpy(float), modality, ctx)
-    return cols, adata
+                     adata.obs["n_counts"].to_numpy(float), modality, ctx if len(set(ctx)) > 1 else None)
+    for col in cols:
+        line = col.name.removeprefix(f"sim {preset}").strip() or ctx[0]
+        col.truth = {n: means[i] for i, n in enumerate(t_names) if t_ctx[i] == line}
+    return cols
 
 
 # ----------------------------------------------------------------------------------------------- statistics
@@ -169,17 +177,19 @@ def column_stats(col: Column, seed: int = 0) -> tuple[dict[str, float], dict[str
     }
     arrays: dict[str, np.ndarray] = {"mean": mean, "var": var, "zeros": zeros, "library": col.library}
 
-    # correlations among control cells (at most MAX_CONTROL_CORR of them), co-expression edges as kg_build builds them
-    rows = ctrl if len(ctrl) <= MAX_CONTROL_CORR else np.sort(rng.choice(ctrl, MAX_CONTROL_CORR, replace=False))
+    # correlations among (at most CORR_CELLS) control cells, co-expression edges as kg_build builds them
+    rows = ctrl if len(ctrl) <= CORR_CELLS else np.sort(rng.choice(ctrl, CORR_CELLS, replace=False))
     # genes seen in at least 10 % of these cells: rarer genes give spurious |r| = 1 among a few cells
     seen = 1.0 - np.diff(col.x[rows].tocsc().indptr) / len(rows)
     keep = np.flatnonzero(seen <= 0.9)
     corr = pearson_matrix(col.x[:, keep], rows)
-    iu = np.triu_indices(len(keep), k=1)
-    r = corr[iu]
     graph = coexpression_graph(corr, [col.genes[i] for i in keep])  # kg_build's defaults: |r| > 0.4, top-k 20
-    out["|r| 99th percentile (control)"] = float(np.quantile(np.abs(r), 0.99))
-    out["|r| > 0.4, share of pairs"] = float((np.abs(r) > 0.4).mean())
+    # the distribution of r over the TOP_CORR most expressed genes (panels differ in how many genes are seen at
+    # all, and r among barely seen genes is mostly counting noise)
+    top = np.argsort(-mean[keep], kind="stable")[:TOP_CORR]
+    r = corr[np.ix_(top, top)][np.triu_indices(len(top), k=1)]
+    out[f"|r| 99th percentile, top {TOP_CORR} genes"] = float(np.quantile(np.abs(r), 0.99))
+    out[f"|r| > 0.4, share of pairs, top {TOP_CORR} genes"] = float((np.abs(r) > 0.4).mean())
     out["genes in >= 10 % of control cells"] = float(len(keep))
     out["co-expression edges per such gene"] = graph.n_edges / max(len(keep), 1)
     arrays["corr"] = r
@@ -222,13 +232,20 @@ def column_stats(col: Column, seed: int = 0) -> tuple[dict[str, float], dict[str
 
     # doubles whose two singles were measured: Theil-Sen c1, c2 (biodsnn.evaluate's GI fit); on simulated data
     # from the noise-free changes, as Norman's fits are from hundreds of deeply sequenced cells per double
-    if col.truth is not None:
+    # (there, on the genes that move: |change| > MOVED in the double or a single; the rest only adds pairs of
+    # exactly proportional dilution changes)
+    moved_only = col.truth is not None
+    if moved_only:
         changes = {c: v - col.truth["ctrl"] for c, v in col.truth.items() if c != "ctrl"}
     fits = []
     for cond, d in changes.items():
         genes = cond.split("+")
         if len(genes) == 2 and all(gg in changes for gg in genes):
-            s = gi_scores(changes[genes[0]], changes[genes[1]], d)
+            a, b = changes[genes[0]], changes[genes[1]]
+            keep = (np.abs(a) > MOVED) | (np.abs(b) > MOVED) | (np.abs(d) > MOVED) if moved_only else slice(None)
+            if moved_only and keep.sum() < 5:
+                continue
+            s = gi_scores(a[keep], b[keep], d[keep])
             fits.append((s.c1, s.c2, s.corr_fit, s.dominance, s.dcor_singles))
     fits_arr = np.asarray(fits, dtype=float).reshape(-1, 5)
     arrays["fits"] = fits_arr
@@ -240,6 +257,8 @@ def column_stats(col: Column, seed: int = 0) -> tuple[dict[str, float], dict[str
         out["c1 + c2, 75th percentile"] = float(np.quantile(total, 0.75))
         for k, v in gi_class_shares(fits_arr).items():
             out[f"GI class share: {k}"] = v
+    out["c1, median"] = float(np.median(fits_arr[:, 0])) if len(fits_arr) else np.nan
+    out["c2, median"] = float(np.median(fits_arr[:, 1])) if len(fits_arr) else np.nan
     return out, arrays
 
 
@@ -267,7 +286,7 @@ def gi_class_shares(fits: np.ndarray) -> dict[str, float]:
     return {k: float((cls == k).mean()) for k in GI_CLASSES}
 
 
-def norman_fits(folder: Path) -> dict[str, float]:
+def norman_fits(folder: Path) -> tuple[dict[str, float], np.ndarray]:
     """The same statistics over Norman et al.'s own fits of the whole screen (coef_first, coef_second)."""
     f = pd.read_csv(folder / "norman2019_gi_regression_fits.csv")
     total = f["coef_first"] + f["coef_second"]
@@ -275,6 +294,8 @@ def norman_fits(folder: Path) -> dict[str, float]:
     fits = np.column_stack([f["coef_first"], f["coef_second"], f["corr_fit"], dom, f["dcor_singles"]])
     out = {
         "doubles fitted": float(len(f)),
+        "c1, median": float(np.median(f["coef_first"])),
+        "c2, median": float(np.median(f["coef_second"])),
         "c1 + c2, median": float(np.median(total)),
         "c1 + c2, 25th percentile": float(np.quantile(total, 0.25)),
         "c1 + c2, 75th percentile": float(np.quantile(total, 0.75)),
@@ -283,4 +304,212 @@ def norman_fits(folder: Path) -> dict[str, float]:
     return out, fits
 
 
-_ = theil_sen_2  # the GI fit used above (gi_scores) is biodsnn.evaluate's Theil-Sen
+def between_lines(cols: list[Column]) -> dict[str, float]:
+    """L2 between the control means of the contexts of one dataset (McFaline: 12.6-15.3 over 500 genes)."""
+    means = [np.asarray(c.x[np.flatnonzero(c.labels == "ctrl")].mean(axis=0)).ravel() for c in cols]
+    d = [np.linalg.norm(means[i] - means[j]) for i in range(len(means)) for j in range(i + 1, len(means))]
+    return {"between-context control L2, median": float(np.median(d)) if d else np.nan}
+
+
+# ----------------------------------------------------------------------------------------------- the table
+
+INFO = ("cells", "genes", "control cells", "singles", "doubles fitted", "own change measured for",
+        "genes in >= 10 % of control cells")
+FIT_ROWS = ("doubles fitted", "c1, median", "c2, median", "c1 + c2, median", "c1 + c2, 25th percentile",
+            "c1 + c2, 75th percentile")
+
+
+def rule(stat: str) -> str:
+    """How "inside the real spread" is judged for one statistic (the table's 'inside' column says which)."""
+    if stat in INFO:
+        return "info"
+    if stat == "c1 + c2, median":
+        return "within Norman's IQR"
+    if stat in FIT_ROWS or stat.startswith("GI class share"):
+        return "within ±0.3 of Norman" if not stat.startswith("GI") else "within ±0.15 of Norman"
+    if stat.startswith("perturbed gene"):
+        return "same modality, 0.5-2×"
+    if stat == "co-expression edges per such gene":
+        return "> 0"
+    if stat.startswith("between-context"):
+        return "McFaline ±25 %"
+    return "real min-max"
+
+
+def inside(stat: str, value: float, real: pd.DataFrame, fits: pd.Series, modality_real: dict[str, float]) -> str:
+    how = rule(stat)
+    if how == "info" or not np.isfinite(value):
+        return ""
+    if how == "within Norman's IQR":
+        ok = fits["c1 + c2, 25th percentile"] <= value <= fits["c1 + c2, 75th percentile"]
+    elif how.startswith("within ±"):
+        tol = float(how.split("±")[1].split()[0])
+        ok = abs(value - fits[stat]) <= tol
+    elif how.startswith("same modality"):
+        ref = modality_real.get(stat, np.nan)
+        ok = np.isfinite(ref) and 0.5 * ref <= value <= 2 * ref
+    elif how == "> 0":
+        ok = value > 0
+    elif how.startswith("McFaline"):
+        ref = real.loc[stat].dropna()
+        ok = len(ref) > 0 and 0.75 * ref.min() <= value <= 1.25 * ref.max()
+    else:
+        vals = real.loc[stat].dropna() if stat in real.index else pd.Series(dtype=float)
+        ok = len(vals) > 0 and vals.min() <= value <= vals.max()
+    return "yes" if ok else "NO"
+
+
+def plots(folder: Path, arrays: dict[str, dict[str, np.ndarray]], fits_real: np.ndarray) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(arrays)
+    colours = {n: plt.cm.tab10(i % 10) for i, n in enumerate(names)}
+    style = {n: {"color": colours[n], "lw": 2.2 if n.startswith("sim") else 1.0,
+                     "ls": "-" if n.startswith("sim") else "--"} for n in names}
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        path = folder / name
+        fig.savefig(path, dpi=72)
+        plt.close(fig)
+        written.append(path)
+
+    # expression: binned mean-variance and mean-zeros curves, library size
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    bins = np.logspace(-3, 1, 17)
+    for n, a in arrays.items():
+        m = a["mean"]
+        idx = np.digitize(m, bins)
+        mids, v, z = [], [], []
+        for b in range(1, len(bins)):
+            sel = idx == b
+            if sel.sum() >= 5:
+                mids.append(np.sqrt(bins[b - 1] * bins[b]))
+                v.append(np.median(a["var"][sel]))
+                z.append(np.median(a["zeros"][sel]))
+        ax[0].plot(mids, v, label=n, **style[n])
+        ax[1].plot(mids, z, **style[n])
+        lib = np.log10(np.maximum(a["library"], 1))
+        ax[2].hist(lib - np.median(lib), bins=40, range=(-1.2, 1.2), density=True, histtype="step", **style[n])
+    ax[0].set(xscale="log", yscale="log", xlabel="gene mean (log1p), control", ylabel="variance (median per bin)")
+    ax[1].set(xscale="log", xlabel="gene mean (log1p), control", ylabel="fraction of zeros")
+    ax[2].set(xlabel="log10 library size − median", ylabel="density")
+    ax[0].legend(fontsize=7)
+    save(fig, "sim_vs_real_expression.png")
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    for n, a in arrays.items():
+        ax[0].hist(a["corr"], bins=60, range=(-1, 1), density=True, histtype="step", label=n, **style[n])
+    ax[0].set(yscale="log", xlabel=f"gene-gene Pearson r, {CORR_CELLS} control cells, top {TOP_CORR} genes", ylabel="density")
+    ax[0].axvline(0.4, color="grey", lw=0.8)
+    ax[0].axvline(-0.4, color="grey", lw=0.8)
+    ax[0].legend(fontsize=7)
+    vals = [arrays[n]["edges"] for n in names]
+    ax[1].barh(names, vals, color=[colours[n] for n in names])
+    ax[1].set(xlabel="co-expression edges per gene (|r| > 0.4, top-k 20)")
+    save(fig, "sim_vs_real_correlation.png")
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    ax[0].boxplot([arrays[n]["l2"] for n in names], orientation="horizontal", tick_labels=names)
+    ax[0].set(xlabel="single perturbation: RMS change per gene")
+    ax[1].boxplot([arrays[n]["de"] for n in names], orientation="horizontal", tick_labels=[""] * len(names))
+    ax[1].set(xlabel="share of genes DE (Welch, BH 5 %)")
+    ax[2].boxplot([arrays[n]["l2"] * np.sqrt(arrays[n]["genes"]) / arrays[n]["noise"] for n in names], orientation="horizontal",
+                  tick_labels=[""] * len(names))
+    ax[2].set(xlabel="single L2 / control split-half L2")
+    save(fig, "sim_vs_real_effects.png")
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    ax[0].scatter(fits_real[:, 0], fits_real[:, 1], s=10, c="k", label="Norman's fits (coef_first, coef_second)")
+    for n, a in arrays.items():
+        if len(a["fits"]):
+            ax[0].scatter(a["fits"][:, 0], a["fits"][:, 1], s=10, color=colours[n], label=n)
+            ax[1].hist(a["fits"][:, 0] + a["fits"][:, 1], bins=25, range=(-0.5, 4), density=True, histtype="step",
+                       **style[n])
+    ax[1].hist(fits_real[:, 0] + fits_real[:, 1], bins=25, range=(-0.5, 4), density=True, histtype="step",
+               color="k", label="Norman's fits")
+    ax[0].set(xlabel="c1", ylabel="c2", xlim=(-0.5, 3), ylim=(-0.5, 3))
+    ax[0].legend(fontsize=7)
+    ax[1].axvline(2, color="grey", lw=0.8)
+    ax[1].set(xlabel="c1 + c2 (additive = 2)", ylabel="density")
+    ax[1].legend(fontsize=7)
+    groups = {"Norman's fits": gi_class_shares(fits_real)}
+    groups.update({n: gi_class_shares(a["fits"]) for n, a in arrays.items() if len(a["fits"])})
+    width = 0.8 / len(groups)
+    for i, (n, sh) in enumerate(groups.items()):
+        ax[2].bar(np.arange(len(GI_CLASSES)) + i * width, [sh[k] for k in GI_CLASSES], width,
+                  color="k" if n == "Norman's fits" else colours[n], label=n)
+    ax[2].set_xticks(np.arange(len(GI_CLASSES)) + 0.4, GI_CLASSES, rotation=30, fontsize=8)
+    ax[2].set(ylabel="share of doubles")
+    save(fig, "sim_vs_real_doubles.png")
+    return written
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--presets", nargs="+", default=["norman", "crispri", "lines"])
+    ap.add_argument("--real", default=str(ROOT.parent / "shared" / "data" / "real"))
+    ap.add_argument("--plots", default=None, help="folder for the PNG plots (e.g. docs/img)")
+    ap.add_argument("--markdown", default=None, help="also write the table as Markdown to this file")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("BIODSNN_NO_PROGRESS", "1")
+    real_dir = Path(args.real)
+    if not real_dir.is_dir():
+        raise SystemExit(f"error: no real data folder at {real_dir}; pass --real DIR (see its README)")
+    t0 = time.time()
+    real_cols = load_real(real_dir)
+    sim_cols: list[Column] = []
+    for preset in args.presets:
+        sim_cols += load_simulated(preset, args.seed)
+    stats, arrays = {}, {}
+    for col in real_cols + sim_cols:
+        st, ar = column_stats(col, seed=args.seed)
+        ar.update(genes=st["genes"], noise=st["split-half noise L2 (50 vs 50 control cells)"],
+                  edges=st["co-expression edges per such gene"])
+        stats[col.name], arrays[col.name] = st, ar
+    for prefix in ["McFaline"] + [f"sim {p}" for p in args.presets]:
+        group = [c for c in real_cols + sim_cols if c.name.startswith(prefix + " ")]
+        if len(group) > 1:
+            stats[group[0].name].update(between_lines(group))
+    fits, fits_arr = norman_fits(real_dir)
+    table = pd.DataFrame(stats)
+    table.insert(len(real_cols), "Norman fits", pd.Series(fits))
+    real = table[[c.name for c in real_cols]]
+    modality_real = {}
+    own = "perturbed gene's own change, median (n)"
+    for c in real_cols:
+        if c.modality == "CRISPRa" and np.isfinite(stats[c.name][own]):
+            modality_real[own] = stats[c.name][own]
+    target = next((c.name for c in sim_cols if c.name.startswith("sim norman")), None)
+    if target is not None:
+        table["rule"] = [rule(s) for s in table.index]
+        table["norman inside"] = [inside(s, table.at[s, target], real, table["Norman fits"], modality_real)
+                                  for s in table.index]
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 40)
+    shown = table.copy()
+    for c in shown.columns:
+        if c not in ("rule", "norman inside"):
+            shown[c] = shown[c].map(lambda v: "" if not np.isfinite(v) else f"{v:.3g}")
+    print(shown.to_string())
+    if args.markdown:
+        head = "| statistic | " + " | ".join(shown.columns) + " |"
+        lines = [head, "|" + "---|" * (len(shown.columns) + 1)]
+        lines += ["| " + " | ".join([str(i), *map(str, row)]) + " |" for i, row in zip(shown.index, shown.values,
+                                                                                     strict=True)]
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
+    if args.plots:
+        for p in plots(Path(args.plots), arrays, fits_arr):
+            print(f"wrote {p}")
+    print(f"{time.time() - t0:.0f} s")
+    return table
+
+
+if __name__ == "__main__":
+    main()

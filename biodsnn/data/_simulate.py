@@ -48,7 +48,7 @@ Preset = Literal["crispra", "crispri", "mixed", "lines", "norman", "tiny", "smal
 # whole-transcriptome median of 12,000 UMIs per cell (Norman's K562 cells: ~13,000), σ 0.55 (log10 sd 0.24; real
 # 0.18-0.35), the measured panel holding 20 % of them at baseline (most measured genes are then zero in ~90 % of
 # cells, as in the real files).
-_SCREEN = {"library_size": 12_000.0, "library_sigma": 0.55, "measured_share": 0.2}
+_SCREEN = {"library_size": 12_000.0, "library_sigma": 0.55, "measured_share": 0.03}
 # The test-sized presets keep denser counts (2.5 UMIs per measured gene, half of each cell's UMIs measured), so
 # that a dozen cells per perturbation still carry signal.
 _DENSE = {"library_size": None, "library_sigma": 0.35, "measured_share": 0.5}
@@ -67,10 +67,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # a CRISPRi screen of singles in three cell lines (McFaline-Figueroa 2023's design): each line has its own
     # baseline and a line-specific version of the shared network; obs['cell_type'] names the line
     "lines": {**_SMALL, **_SCREEN, "n_singles": 20, "n_doubles": 0, "cells_per_condition": 60, "n_control": 200,
-              "mode": "interference", "n_contexts": 3},
+              "mode": "interference", "n_contexts": 3, "measured_share": 0.06},
     # Norman et al. 2019's CRISPRa screen at full size
     "norman": {"n_genes": 5000, "n_singles": 105, "n_doubles": 131, "n_triples": 0, "cells_per_condition": 340,
-               "n_control": 11000, "mode": "activation", "n_contexts": 1, **_SCREEN},
+               "n_control": 11000, "mode": "activation", "n_contexts": 1, **_SCREEN, "measured_share": 0.15},
     # test-sized mixed screens with dense counts (older names, kept: tests and benchmarks use them)
     "tiny": {"n_genes": 120, "n_singles": 12, "n_doubles": 10, "n_triples": 0, "cells_per_condition": 12,
              "n_control": 60, "mode": "mixed", "n_contexts": 1, **_DENSE},
@@ -239,7 +239,7 @@ def _build_network(n_genes: int, rng: np.random.Generator, p_pathway: float) -> 
     layers = [np.flatnonzero(depth == d) for d in range(int(depth.max()) + 1)]
     return _Network(
         genes=genes,
-        base_log_p=rng.normal(0.0, 1.6, g_count),
+        base_log_p=rng.normal(0.0, _BASE_SD, g_count),
         theta=rng.lognormal(np.log(3.0), 0.6, g_count),
         cap=rng.uniform(*_CAP_RANGE, g_count),
         w=w,
@@ -253,17 +253,23 @@ def _build_network(n_genes: int, rng: np.random.Generator, p_pathway: float) -> 
     )
 
 
-# Cell-state programs: a program is the measured genes of one of the network's pathways (at most 40); each cell
+# Cell-state programs: a program is the measured genes of one of the network's pathways (at most 80); each cell
 # has an activity z ~ N(0, 1) per program and a member gene's mean is multiplied by exp(λ z − λ²/2) (mean one).
 # Loadings λ come from a few levels so the noise-free expectation can be tabulated per level (_expected_log1p).
-_PROGRAM_SHARE = 0.3
+_PROGRAM_SHARE = 0.4
+_PROGRAM_MAX = 80
+# and two broad programs (cell-cycle- or stress-like) on which half of all genes load weakly
+_BROAD_COUNT = 2
+_BROAD_SHARE = 0.5
+_BROAD_LOADING = 0.3
 _BUFFER_MEDIAN = 0.8
-_BUFFER_SIGMA = 0.4
-_DOMINATED_SHARE = 0.3
+_BUFFER_SIGMA = 0.6
+_DOMINATED_SHARE = 0.35
 _DOMINATED_RANGE = (0.15, 0.6)
-_NEOMORPHIC_SHARE = 0.15
-_CONTEXT_SD = 1.0  # log-sd of a cell line's baseline around the shared one
-_PROGRAM_LOADINGS = (0.5, 0.8, 1.1)
+_NEOMORPHIC_SHARE = 0.2
+_CONTEXT_R = 0.3  # correlation of a cell line's log baseline with the first line's (same spread)
+_BASE_SD = 1.6  # log-sd of baseline expression across genes
+_PROGRAM_LOADINGS = (0.6, 0.9, 1.2)
 _THETA_LEVELS = 8  # NB dispersions θ take the octile midpoints of log-normal(log 3, 0.6)
 
 
@@ -272,6 +278,23 @@ class _Programs:
     member: np.ndarray  # (G,) program index of each gene, -1 for none
     loading: np.ndarray  # (G,) λ (signed), 0 for none
     count: int
+    broad: np.ndarray  # (G,) broad program (0 .. _BROAD_COUNT - 1) of each gene, -1 for none
+
+    @property
+    def tau(self) -> np.ndarray:
+        """Log-sd of each gene's program multiplier (its programs' activities are independent)."""
+        return np.sqrt(self.loading**2 + np.where(self.broad >= 0, _BROAD_LOADING**2, 0.0))
+
+    def multiplier(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean-one multipliers exp(Σ λ z − τ²/2) of n cells, for the genes with any program (returned first)."""
+        genes = np.flatnonzero(self.tau > 0)
+        z = rng.standard_normal((n, self.count + _BROAD_COUNT))
+        eta = np.zeros((n, genes.size))
+        pathway = self.member[genes] >= 0
+        eta[:, pathway] += self.loading[genes][pathway] * z[:, self.member[genes][pathway]]
+        broad = self.broad[genes] >= 0
+        eta[:, broad] += _BROAD_LOADING * z[:, self.count + self.broad[genes][broad]]
+        return genes, np.exp(eta - self.tau[genes] ** 2 / 2)
 
 
 def _build_programs(net: _Network, rng: np.random.Generator, share: float) -> _Programs:
@@ -286,12 +309,13 @@ def _build_programs(net: _Network, rng: np.random.Generator, share: float) -> _P
         genes = [index[g] for g in sets[net.pathways[j]] if g in index and member[index[g]] < 0]
         if len(genes) < 4:
             continue
-        genes = list(rng.permutation(genes)[:40])
+        genes = list(rng.permutation(genes)[:_PROGRAM_MAX])
         member[genes] = count
         sign = np.where(rng.random(len(genes)) < 0.8, 1.0, -1.0)
         loading[genes] = sign * rng.choice(_PROGRAM_LOADINGS, size=len(genes))
         count += 1
-    return _Programs(member, loading, count)
+    broad = np.where(rng.random(len(net.genes)) < _BROAD_SHARE, rng.integers(0, _BROAD_COUNT, len(net.genes)), -1)
+    return _Programs(member, loading, count, broad)
 
 
 def _theta_levels() -> np.ndarray:
@@ -499,14 +523,18 @@ def simulate(
         "mixed": np.where(rng.random(len(pert_genes)) < 0.5, 1.0, -1.0),
     }[cfg["mode"]]
     strength = np.where(direction > 0, rng.uniform(1.5, 3.0, len(pert_genes)), rng.uniform(1.2, 2.5, len(pert_genes)))
+    # CRISPRa drives its target to a level of its own, whatever the gene's baseline: at least the 99th percentile
+    # of baseline expression (× U(0.5, 2)); real CRISPRa targets are often silent before (Norman et al. 2019)
+    floor = np.quantile(net.base_log_p, 0.99) + np.log(rng.uniform(0.5, 2.0, len(pert_genes)))
+    strength = np.where(direction > 0, np.maximum(strength, floor - net.base_log_p[pert_genes]), strength)
     clamp_value = {g: float(d * s) for g, d, s in zip(pert_genes, direction, strength, strict=True)}
     programs = _build_programs(net, rng, _PROGRAM_SHARE)
-    tau = np.abs(programs.loading)
+    tau = programs.tau
 
     # genetic interactions beyond the network's saturation and AND terms (calibrated against Norman's fits, whose
     # c1 + c2 has median 1.64 and quartiles 1.19 and 2.12): in a combination each perturbed gene passes on only a
-    # factor ω of its activity, ω = β · d with a per-combination buffering β ~ log-normal(median 0.8, σ 0.4) and,
-    # in 30 % of combinations, one gene dominated (d ~ U(0.15, 0.6), epistasis); 15 % of combinations also switch
+    # factor ω of its activity, ω = β · d with a per-combination buffering β ~ log-normal(median 0.8, σ 0.6) and,
+    # in 35 % of combinations, one gene dominated (d ~ U(0.15, 0.6), epistasis); 20 % of combinations also switch
     # on a regulator that neither single touches (neomorphic).
     reach: list[dict[int, float]] = [{}]
     for c in perts:
@@ -532,8 +560,10 @@ def simulate(
     rest = (1.0 - share) / share
     q_rows, ctx_of_row = [], []
     for c in range(n_ctx):
-        # cell lines: own baseline (log-sd _CONTEXT_SD around the shared one) and own edge weights
-        base_log = net.base_log_p + (rng.normal(0.0, _CONTEXT_SD, g_count) if c else 0.0)
+        # cell lines: own baseline (correlated _CONTEXT_R with the first line's) and own edge weights
+        base_log = net.base_log_p
+        if c:
+            base_log = _CONTEXT_R * base_log + np.sqrt(1 - _CONTEXT_R**2) * rng.normal(0.0, _BASE_SD, g_count)
         line_net = net if c == 0 else _line_network(net, rng)
         states = line_net.states(clamps, reach)
         base = np.exp(base_log - base_log.max())
@@ -557,7 +587,6 @@ def simulate(
     labels = np.repeat(np.arange(len(q)), n_cells)
     labels = labels[rng.permutation(len(labels))]
     lib = median_lib * np.exp(lib_sigma * rng.standard_normal(len(labels)))
-    members = np.flatnonzero(programs.member >= 0)
 
     blocks: list[sp.csr_matrix] = []
     totals = np.zeros(len(labels))
@@ -566,9 +595,8 @@ def simulate(
         for start in range(0, len(labels), _CHUNK):
             lab = labels[start : start + _CHUNK]
             mu = lib[start : start + _CHUNK, None] * q[lab]
-            z = rng.standard_normal((len(lab), max(programs.count, 1)))
-            lam = programs.loading[members]
-            mu[:, members] *= np.exp(lam * z[:, programs.member[members]] - lam**2 / 2)
+            genes_p, mult = programs.multiplier(rng, len(lab))
+            mu[:, genes_p] *= mult
             theta = net.theta[None, :]
             counts = rng.negative_binomial(theta, theta / (theta + mu)).astype(np.float32)
             block = sp.csr_matrix(counts)
@@ -624,6 +652,7 @@ def simulate(
             "pathways": np.array(net.pathways, dtype=str),
             "program_of_gene": programs.member,
             "program_loading": programs.loading,
+            "broad_program_of_gene": programs.broad,
             "nb_theta": net.theta,
         },
     }
