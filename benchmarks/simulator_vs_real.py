@@ -405,7 +405,8 @@ def plots(folder: Path, arrays: dict[str, dict[str, np.ndarray]], fits_real: np.
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     for n, a in arrays.items():
         ax[0].hist(a["corr"], bins=60, range=(-1, 1), density=True, histtype="step", label=n, **style[n])
-    ax[0].set(yscale="log", xlabel=f"gene-gene Pearson r, {CORR_CELLS} control cells, top {TOP_CORR} genes", ylabel="density")
+    ax[0].set(yscale="log", xlabel=f"gene-gene Pearson r, {CORR_CELLS} control cells, top {TOP_CORR} genes",
+              ylabel="density")
     ax[0].axvline(0.4, color="grey", lw=0.8)
     ax[0].axvline(-0.4, color="grey", lw=0.8)
     ax[0].legend(fontsize=7)
@@ -419,8 +420,8 @@ def plots(folder: Path, arrays: dict[str, dict[str, np.ndarray]], fits_real: np.
     ax[0].set(xlabel="single perturbation: RMS change per gene")
     ax[1].boxplot([arrays[n]["de"] for n in names], orientation="horizontal", tick_labels=[""] * len(names))
     ax[1].set(xlabel="share of genes DE (Welch, BH 5 %)")
-    ax[2].boxplot([arrays[n]["l2"] * np.sqrt(arrays[n]["genes"]) / arrays[n]["noise"] for n in names], orientation="horizontal",
-                  tick_labels=[""] * len(names))
+    ratio = [arrays[n]["l2"] * np.sqrt(arrays[n]["genes"]) / arrays[n]["noise"] for n in names]
+    ax[2].boxplot(ratio, orientation="horizontal", tick_labels=[""] * len(names))
     ax[2].set(xlabel="single L2 / control split-half L2")
     save(fig, "sim_vs_real_effects.png")
 
