@@ -502,8 +502,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if args.markdown:
         head = "| statistic | " + " | ".join(shown.columns) + " |"
         lines = [head, "|" + "---|" * (len(shown.columns) + 1)]
-        lines += ["| " + " | ".join([str(i), *map(str, row)]) + " |" for i, row in zip(shown.index, shown.values,
-                                                                                     strict=True)]
+        lines += ["| " + " | ".join([str(i), *map(str, row)]).replace("|r|", "\\|r\\|") + " |"
+                  for i, row in zip(shown.index, shown.values, strict=True)]
         Path(args.markdown).write_text("\n".join(lines) + "\n")
     if args.plots:
         for p in plots(Path(args.plots), arrays, fits_arr):

@@ -65,9 +65,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # half CRISPRa, half CRISPRi genes (no real screen does this; kept for model checks)
     "mixed": {**_SMALL, **_SCREEN, "mode": "mixed"},
     # a CRISPRi screen of singles in three cell lines (McFaline-Figueroa 2023's design): each line has its own
-    # baseline and a line-specific version of the shared network; obs['cell_type'] names the line
+    # baseline and a line-specific version of the shared network; obs['cell_type'] names the line; McFaline's
+    # depth (~3,000 UMIs per cell), at which the lines' control means lie 12-15 apart (L2) as the real ones do
     "lines": {**_SMALL, **_SCREEN, "n_singles": 20, "n_doubles": 0, "cells_per_condition": 60, "n_control": 200,
-              "mode": "interference", "n_contexts": 3, "measured_share": 0.06},
+              "mode": "interference", "n_contexts": 3, "measured_share": 0.06, "library_size": 3000.0},
     # Norman et al. 2019's CRISPRa screen at full size
     "norman": {"n_genes": 5000, "n_singles": 105, "n_doubles": 131, "n_triples": 0, "cells_per_condition": 340,
                "n_control": 11000, "mode": "activation", "n_contexts": 1, **_SCREEN, "measured_share": 0.15},
