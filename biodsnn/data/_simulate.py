@@ -1,6 +1,6 @@
-"""A Perturb-seq simulator with a known regulatory network tied to Reactome pathways.
+"""A Perturb-seq simulator with a known regulatory network tied to Reactome pathways, calibrated against real screens.
 
-Model (documented in docs/data.md):
+Model (documented in docs/data.md, compared with real data by benchmarks/simulator_vs_real.py):
 
 * Genes are real human symbols from the bundled Reactome release that also carry a GO annotation, picked mostly
   whole pathway by pathway, so that genes share pathways as real measured panels do.
@@ -8,16 +8,21 @@ Model (documented in docs/data.md):
   probability ``p_pathway`` (0.8) among regulators sharing one of its pathways, else anywhere. Some genes also have an
   AND-like term on the product of two regulators' activities.
 * State ``s`` (log fold change from control, natural log). A CRISPRa/CRISPRi perturbation clamps the perturbed gene
-  at ``+a`` / ``-b``; every other gene, in topological order, takes
-  ``s_g = c_g · tanh((Σ_r W_rg · tanh(s_r) + V_g · tanh(s_r1) · tanh(s_r2)) / c_g)``.
-  Saturation (``tanh``), the products and the clamping make doubles non-additive: buffering/suppression,
-  synergy, and epistasis (a clamped gene hides the effect of its upstream partner).
+  at ``+a`` / ``-b`` (CRISPRa at least to a high expression level of its own); every other gene, in topological
+  order, takes ``s_g = c_g · tanh((Σ_r W_rg · a_r + V_g · a_r1 · a_r2) / c_g)`` with activities ``a_r = tanh(s_r)``.
+  In a combination the perturbed genes pass on only a factor ω of their activity (per-combination buffering,
+  sometimes one gene dominated), and some combinations switch on a further regulator (neomorphic): with the
+  saturation and AND terms this gives Norman et al.'s sub-additive spread of (c1, c2).
+* Cell-state programs: pathway programs and two broad ones multiply their member genes' means by
+  ``exp(λ z − λ²/2)`` with a per-cell activity z, so control cells co-vary.
+* Cell lines (``n_contexts``): own baseline and own edge weights around the shared network; ``obs['cell_type']``.
 * Expected shares of a cell's UMIs ``q_g = p_g · exp(s_g) / (Σ p · exp(s) + R)``, where the unmeasured rest of the
-  transcriptome ``R`` holds half the UMIs at baseline; counts ~ NegativeBinomial(mean = L · q, dispersion θ_g) with
-  per-cell library size ``L`` log-normal; each cell is normalised by its total UMIs (measured + unmeasured, as when
-  normalising before gene selection) to 1e4 and ``log1p``-transformed (stored in X, CSR float32).
-* Truth: ``uns["biodsnn_truth"]`` = {"conditions": names (incl. ``ctrl``), "means": float32 (n, genes) =
-  ``log1p(1e4 · q)``, the noise-free log-normalised expression}; the network and perturbation strengths are in
+  transcriptome ``R`` holds the preset's unmeasured share; counts ~ NegativeBinomial(mean = L · q · programs,
+  dispersion θ_g) with per-cell library size ``L`` log-normal; each cell is normalised by its total UMIs (measured +
+  unmeasured) to 1e4 and ``log1p``-transformed (stored in X, CSR float32).
+* Truth: ``uns["biodsnn_truth"]`` = {"conditions": names (incl. ``ctrl``), "means": float32 (rows, genes) =
+  ``E[log1p(1e4 · k / T)]``, the expectation of the observed values (quadrature, ``_expected_log1p``), and
+  "cell_type" per row with several lines}; the network and perturbation strengths are in
   ``uns["biodsnn_simulation"]``.
 """
 
@@ -46,8 +51,8 @@ Preset = Literal["crispra", "crispri", "mixed", "lines", "norman", "tiny", "smal
 
 # Count model of the screens calibrated against real data (benchmarks/simulator_vs_real.py, docs/data.md): a
 # whole-transcriptome median of 12,000 UMIs per cell (Norman's K562 cells: ~13,000), σ 0.55 (log10 sd 0.24; real
-# 0.18-0.35), the measured panel holding 20 % of them at baseline (most measured genes are then zero in ~90 % of
-# cells, as in the real files).
+# 0.18-0.35), a 500-gene panel holding 3 % of them at baseline and Norman's 5,000 genes 15 % (the median measured
+# gene is then zero in 84-90 % of control cells; real files: 88-100 %).
 _SCREEN = {"library_size": 12_000.0, "library_sigma": 0.55, "measured_share": 0.03}
 # The test-sized presets keep denser counts (2.5 UMIs per measured gene, half of each cell's UMIs measured), so
 # that a dozen cells per perturbation still carry signal.
