@@ -642,7 +642,7 @@ def simulate(
         SIM_KEY: {
             "preset": preset,
             "seed": int(seed),
-            "config": {k: (v if isinstance(v, str) else float(v)) for k, v in cfg.items() if v is not None},
+            "config": {k: (v if isinstance(v, str | int) else float(v)) for k, v in cfg.items() if v is not None},
             "p_pathway": float(p_pathway),
             "median_library_size": median_lib,
             "perturbed_genes": np.array([net.genes[g] for g in pert_genes], dtype=str),
