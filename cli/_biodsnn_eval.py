@@ -208,8 +208,8 @@ def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] =
 
 
 @click.command("benchmark")
-@click.option("--preset", type=click.Choice(["tiny", "small", "norman"]), default="tiny", show_default=True,
-              help="Size of the simulated data (norman ≈ 91 k cells × 5 k genes).")
+@click.option("--preset", type=click.Choice(["crispra", "crispri", "mixed", "tiny", "small", "norman"]), default="tiny",
+              show_default=True, help="Simulated screen (see `biodsnn simulate`; norman ≈ 91 k cells × 5 k genes).")
 @click.option("--models", default=",".join(DEFAULT_VARIANTS), show_default=True,
               help="BioDSNN variants, comma-separated (full, noVAE, noAttention, noMask, gears, additive_residual).")
 @click.option("--baselines", default="all", show_default=True, help="Comma-separated baselines, 'all' or 'none'.")
