@@ -119,7 +119,7 @@ class Baseline:
         """Fit on the training conditions and return ``self``.
 
         Example:
-            >>> # get_baseline("additive")(data, split).fit().predict_means(["A+B"])
+            get_baseline("additive")(data, split).fit().predict_means(["A+B"])
         """
         self._fit()
         self._fitted = True
@@ -130,7 +130,7 @@ class Baseline:
         """Predicted ``(len(conditions), n_genes)`` mean expression (control + predicted change).
 
         Example:
-            >>> # baseline.predict_means(["A+ctrl", "A+B"]).shape
+            baseline.predict_means(["A+ctrl", "A+B"]).shape
         """
         if not self._fitted:
             raise InputError(f"baseline {self.name!r} is not fitted; call .fit() first")
