@@ -27,7 +27,8 @@ PACKAGES = ("reactomenet", "kg_build", "biodsnn", "cli")
 
 #: name → (module file, its package folder, the tests that target it)
 MODULES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "splits": ("biodsnn/data/_splits.py", "biodsnn/", ("tests/biodsnn_data/test_splits.py",)),
+    "splits": ("biodsnn/data/_splits.py", "biodsnn/", ("tests/biodsnn_data/test_splits.py",
+                                                      "tests/biodsnn_data/test_split_sizes.py")),
     "coexpression": ("kg_build/coexpression.py", "kg_build/",
                      ("tests/kg_build/test_coexpression.py", "tests/kg_build/test_bundle.py")),
     "bundle": ("kg_build/bundle.py", "kg_build/", ("tests/kg_build/test_bundle.py", "tests/kg_build/test_cli.py")),
