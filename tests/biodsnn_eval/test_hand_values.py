@@ -70,3 +70,37 @@ def test_gi_dcor_and_eq_contr_by_hand():
     t = gi_scores(second, first, first.copy())
     assert (t.c1, t.c2) == pytest.approx((0.0, 1.0))
     assert (t.eq_contr, t.dcor, t.dcor_singles) == pytest.approx((s.eq_contr, s.dcor, s.dcor_singles))
+
+
+def test_per_perturbation_metrics_on_a_gene_subset_by_hand():
+    from biodsnn.evaluate._metrics import direction_correct, l2_distance, mse, pearson_expression, within_fraction
+
+    ctrl = np.ones(5)
+    true = np.array([3.0, 9.0, 0.0, 9.0, 2.0])
+    pred = np.array([2.0, -9.0, 0.5, 9.0, 2.05])
+    idx = np.array([0, 2, 4])  # p = (2, 0.5, 2.05), t = (3, 0, 2): genes 1 and 3 must not count
+    assert mse(pred, true, ctrl, idx) == pytest.approx((1.0 + 0.25 + 0.0025) / 3)
+    assert l2_distance(pred, true, ctrl, idx) == pytest.approx(math.sqrt(1.2525))
+    # changes from control: predicted (+1, −0.5, +1.05), true (+2, −1, +1): every sign right on the subset; over
+    # all genes gene 1 goes the wrong way (−10 against +8): 4/5
+    assert direction_correct(pred, true, ctrl, idx) == 1.0
+    assert direction_correct(pred, true, ctrl) == pytest.approx(0.8)
+    # within ±5 %: |2 − 3| > 0.15, |0.5 − 0| > 0, |2.05 − 2| = 0.05 ≤ 0.1: 1/3
+    assert within_fraction(pred, true, ctrl, idx) == pytest.approx(1 / 3)
+    # Pearson of (2, 0.5, 2.05) and (3, 0, 2): centred by their means 4.55/3 and 5/3
+    xc, yc = np.array([2.0, 0.5, 2.05]) - 4.55 / 3, np.array([4.0, -5.0, 1.0]) / 3
+    expected = (xc @ yc) / math.sqrt((xc @ xc) * (yc @ yc))
+    assert pearson_expression(pred, true, ctrl, idx) == pytest.approx(expected)
+
+
+def test_discrimination_score_with_two_perturbations_and_a_close_neighbour():
+    from biodsnn.evaluate._metrics import discrimination_ranks
+
+    t = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert discrimination_ranks(t, t).tolist() == [0.0, 0.0]  # two perturbations are enough to rank
+    assert discrimination_ranks(t[[1, 0]], t).tolist() == [1.0, 1.0]
+    # a neighbour only 0.6 closer still counts: p0 predicts (0.8, 0): own (0, 0) at 0.8, p1's (1, 0) at 0.2
+    true = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
+    pred = true.copy()
+    pred[0] = [0.8, 0.0]
+    assert discrimination_ranks(pred, true)[0] == 0.5
