@@ -23,6 +23,7 @@ from biodsnn.model import BioDSNN
 from cli._biodsnn_eval import run_evaluate
 from cli.biodsnn import main as biodsnn
 from cli.kg_build import main as kg_build
+from reactomenet.errors import NotFoundError
 
 NORMAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "norman2019_k562_subset.h5ad"
 #: small network, a few quick epochs; the larger rate lets three epochs move the model clearly
@@ -150,8 +151,9 @@ def test_cli_pipeline_on_real_norman_data(tmp_path, monkeypatch) -> None:
 
 
 @needs_norman
-@pytest.mark.xfail(strict=True, reason="IER5L is outside GO and not measured: BioDSNN cannot embed it yet "
-                                       "(the lead is fixing this in main; flip this test then)")
+@pytest.mark.xfail(strict=True, raises=NotFoundError,
+                   reason="IER5L is outside GO and not measured: BioDSNN cannot embed it yet "
+                          "(the lead is fixing this in main; flip this test then)")
 def test_real_norman_with_a_gene_outside_go_in_training(tmp_path) -> None:
     from biodsnn.data import make_split
     from kg_build import build_bundle
