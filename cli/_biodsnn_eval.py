@@ -45,7 +45,7 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
     into the report folder (``cell_eval.parquet``, ``cell_eval_vs_ours.csv``, ``cell-eval/``) and ``report.md``.
 
     Example:
-        >>> # run_evaluate(["run/"], baselines="all", report_dir="report/")
+        run_evaluate(["run/"], baselines="all", report_dir="report/")
     """
     from biodsnn.baselines import get_baseline, resolve_baselines
     from biodsnn.data import Split, load_perturb_data, rank_de_genes
@@ -165,7 +165,7 @@ def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] =
     Writes ``data.h5ad``, ``split.json``, ``knowledge/``, ``runs/<variant>/`` and ``report/`` under ``out_dir``.
 
     Example:
-        >>> # run_benchmark("bench/", preset="tiny", models=["full", "noVAE"], epochs=2)
+        run_benchmark("bench/", preset="tiny", models=["full", "noVAE"], epochs=2)
     """
     from biodsnn.baselines import get_baseline, resolve_baselines
     from biodsnn.data import load_perturb_data, make_split, rank_de_genes, simulate
