@@ -13,9 +13,9 @@ from pathlib import Path
 
 import anndata
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 
 from biodsnn.baselines import get_baseline
