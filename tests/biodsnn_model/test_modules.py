@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -490,3 +491,42 @@ def test_untrained_module_with_a_mean_effect_is_the_mean_baseline() -> None:
     assert torch.allclose(out[0], mean[0]) and torch.allclose(out[1], mean[1])
     assert torch.equal(out[2], torch.zeros(12))
     assert any(p is m.mean_effect for p in m.parameters())  # learned, not frozen
+
+
+def test_effect_scale_moves_between_the_prior_and_the_trained_effect() -> None:
+    mean = torch.randn(2, 12, generator=torch.Generator().manual_seed(5))
+    m = _context_module(mean)
+    with torch.no_grad():
+        m.gene_w1.normal_()
+        m.mean_effect.add_(0.3)  # training moved the mean too
+    cond = torch.tensor([[0, 3, 8], [5, 9, -1], [9, -1, -1]])
+    full = m.knowledge(cond)
+    m.effect_scale.fill_(0.0)
+    prior = m.knowledge(cond)
+    assert torch.allclose(prior[0], mean[0]) and torch.allclose(prior[1], mean[1]) and torch.equal(prior[2], full[2])
+    m.effect_scale.fill_(0.25)
+    assert torch.allclose(m.knowledge(cond), prior + 0.25 * (full - prior), atol=1e-6)
+    assert "effect_scale" in m.state_dict()  # saved with the weights
+
+
+def test_shrinkage_scale_is_the_least_squares_optimum() -> None:
+    from biodsnn.model import shrinkage_scale
+
+    rng = np.random.default_rng(0)
+    true, ctrl = rng.normal(size=(4, 30)), rng.normal(size=(4, 30)) * 0.1
+    prior = ctrl + 0.3 * (true - ctrl)
+    full = true + rng.normal(size=(4, 30)) * 0.8
+    top = [rng.choice(30, 5, replace=False) for _ in range(4)]
+
+    def objective(s: float) -> float:
+        p = prior + s * (full - prior)
+        de = np.mean([np.mean((p[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])
+        de0 = np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])
+        return de / de0 + np.mean((p - true) ** 2) / np.mean((ctrl - true) ** 2)
+
+    s = shrinkage_scale(full, prior, true, ctrl, top)
+    grid = np.linspace(0, 1, 1001)
+    assert abs(s - grid[np.argmin([objective(g) for g in grid])]) <= 1e-3
+    assert 0 < s < 1
+    assert shrinkage_scale(ctrl, prior, true, ctrl, top) >= 0  # clipped into [0, 1]
+    assert shrinkage_scale(prior, prior, true, ctrl, top) == 0.0  # nothing learned: the prior
