@@ -54,10 +54,9 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # the context's training perturbations (the untrained model is the `mean` baseline); the knowledge stream learns
     # what a perturbation adds to it. False: the untrained model predicts no change.
     "mean_effect_prior": False,
-    # True: after training, the learned change beyond the untrained prior (no change, or the mean effect above) is
-    # scaled by s in [0, 1] fitted on the validation conditions (least squares over top-20 DE and all genes, closed
-    # form; BioDSNN._fit_effect_scale): 0 keeps the prior, 1 the trained network. A model should move a gene only
-    # where the evidence does.
+    # True: after training, the untrained prior's change (the mean effect above) and the change learned beyond it
+    # are scaled by a, b in [0, 1] fitted on the validation conditions (least squares over top-20 DE and all genes;
+    # BioDSNN._fit_effect_scale): a = b = 0 is no change. A model should move a gene only where the evidence does.
     "shrink_to_prior": True,
     # loss: the paper's autofocus (γ = 2). Its direction term (λ = 0.1) is off by default: on norman it doubled the
     # error on seen doubles and lost the margin over additive (docs/accuracy-model.md, "Which training defaults").
@@ -108,23 +107,42 @@ def _alias_map(genes: Sequence[str], vocabulary: set[str]) -> dict[str, str]:
     return {old: new for old, new in renamed.items() if new in vocabulary}
 
 
-def shrinkage_scale(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: np.ndarray,
-                    top: Sequence[np.ndarray]) -> float:
-    """The s ∈ [0, 1] for which prior + s · (full − prior) has the least squared error over all genes plus over
-    each row's ``top`` genes, each sum divided by no change's (``ctrl``) error on the same entries.
+def shrinkage_scales(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: np.ndarray,
+                     top: Sequence[np.ndarray]) -> tuple[float, float]:
+    """The (a, b) ∈ [0, 1]² for which ctrl + a · (prior − ctrl) + b · (full − prior) has the least squared error
+    over all genes plus over each row's ``top`` genes, each sum divided by no change's (``ctrl``) error on the same
+    entries: how much of the prior's change and of the change learned beyond it the evidence supports.
 
     Example:
         >>> t = np.array([[1.0, 2.0]]); c = np.zeros((1, 2))
-        >>> round(shrinkage_scale(2 * t, c, t, c, [np.array([0])]), 3)   # halfway to the truth
-        0.5
+        >>> [round(v, 3) for v in shrinkage_scales(2 * t, c, t, c, [np.array([0])])]   # halfway to the truth
+        [0.0, 0.5]
     """
     weight = np.full(true.shape, 1.0 / (true.size * max(float(np.mean((ctrl - true) ** 2)), 1e-12)))
     de_ref = max(float(np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])), 1e-12)
     for i, t in enumerate(top):
         weight[i, t] += 1.0 / (len(top) * len(t) * de_ref)
-    r = full - prior
-    denom = float(np.sum(weight * r * r))
-    return float(np.clip(np.sum(weight * r * (true - prior)) / denom, 0.0, 1.0)) if denom > 0 else 0.0
+    m, r, d = prior - ctrl, full - prior, true - ctrl
+
+    def loss(a: float, b: float) -> float:
+        return float(np.sum(weight * (a * m + b * r - d) ** 2))
+
+    def best(x: np.ndarray, rest: np.ndarray) -> float:  # the clipped 1-D optimum of x given the rest fixed
+        denom = float(np.sum(weight * x * x))
+        return float(np.clip(np.sum(weight * x * (d - rest)) / denom, 0.0, 1.0)) if denom > 0 else 0.0
+
+    mr = np.sum(weight * m * r)
+    gram = np.array([[np.sum(weight * m * m), mr], [mr, np.sum(weight * r * r)]])
+    rhs = np.array([np.sum(weight * m * d), np.sum(weight * r * d)])
+    candidates = []
+    if abs(np.linalg.det(gram)) > 1e-12 * max(float(np.abs(gram).max()), 1e-300):
+        a, b = np.linalg.solve(gram, rhs)
+        if 0 <= a <= 1 and 0 <= b <= 1:
+            candidates.append((float(a), float(b)))
+    for edge in (0.0, 1.0):  # the optimum lies on the box's boundary otherwise
+        candidates.append((edge, best(r, edge * m)))
+        candidates.append((best(m, edge * r), edge))
+    return min(candidates, key=lambda ab: (loss(*ab), ab[0] + ab[1]))  # a tie: the smaller change
 
 
 class BioDSNN:
@@ -403,24 +421,28 @@ class BioDSNN:
 
     @torch.no_grad()
     def _fit_effect_scale(self) -> None:
-        """Fit ``effect_scale`` s ∈ [0, 1] on the validation conditions: the prediction prior + s · (trained −
-        prior) minimising the squared error over the top-20 DE genes plus that over all genes, each relative to no
-        change's (so a model that moves genes the perturbations do not move is held back even where its top-20
-        DE error is low), in closed form: s = Σ w r (y − p₀) / Σ w r², r = trained − prior."""
+        """Fit ``prior_scale`` a and ``effect_scale`` b ∈ [0, 1] on the validation conditions: the prediction
+        control + a · (prior − control) + b · (trained − prior) minimising the squared error over the top-20 DE genes
+        plus that over all genes, each relative to no change's (so a model that moves genes the perturbations do not
+        move is held back even where its top-20 DE error is low); :func:`shrinkage_scales`."""
         val = list(self.split.val)
-        scale = self.module.effect_scale
-        scale.fill_(1.0)
+        a_buf, b_buf = self.module.prior_scale, self.module.effect_scale
+        a_buf.fill_(1.0)
+        b_buf.fill_(1.0)
         full = self.predict_means(val).astype(np.float64)
-        scale.fill_(0.0)
+        b_buf.fill_(0.0)
         prior = self.predict_means(val).astype(np.float64)
         true = np.asarray(self.data.condition_means(val), dtype=np.float64)
         ctrl = np.asarray(self.data.control_means(val), dtype=np.float64)
-        s = shrinkage_scale(full, prior, true, ctrl, [np.asarray(self.de.top[c]) for c in val])
-        scale.fill_(s)
+        a, s = shrinkage_scales(full, prior, true, ctrl, [np.asarray(self.de.top[c]) for c in val])
+        if self.module.mean_effect is None:
+            a = 1.0  # no prior to scale
+        a_buf.fill_(a)
+        b_buf.fill_(s)
         if self.run_dir is not None and (self.run_dir / LOG_FILE).exists():
             with (self.run_dir / LOG_FILE).open("a") as fh:
-                fh.write(f"effect_scale {s:.4g}: the learned change beyond the untrained prior, fitted on "
-                         f"{len(val)} validation conditions\n")
+                fh.write(f"prior_scale {a:.4g}, effect_scale {s:.4g}: the prior's change and the change learned "
+                         f"beyond it, fitted on {len(val)} validation conditions\n")
 
     # -- prediction --------------------------------------------------------------------------------------------------
     def _control_sample(self, context: str | None = None) -> np.ndarray:
@@ -593,7 +615,8 @@ class BioDSNN:
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
                     device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
         state = torch.load(run / "model.pt", map_location=model.device, weights_only=True)
-        state.setdefault("effect_scale", torch.ones(()))  # saved before the scale existed: unscaled
+        for key in ("prior_scale", "effect_scale"):  # saved before the scales existed: unscaled
+            state.setdefault(key, torch.ones(()))
         model.module.load_state_dict(state)
         model.module.eval()
         if (run / "history.parquet").exists():
@@ -603,4 +626,4 @@ class BioDSNN:
         return model
 
 
-__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN", "shrinkage_scale"]
+__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN", "shrinkage_scales"]

@@ -268,8 +268,10 @@ class BioDSNNModule(nn.Module):
         if mean_effect is not None:  # the prior itself (the parameter above moves away from it in training)
             self.register_buffer("mean_prior", torch.as_tensor(mean_effect, dtype=torch.float32).clone(),
                                  persistent=False)
-        # how much of the learned change beyond the untrained prior is predicted: 1 in training, then fitted on the
-        # validation conditions (biodsnn.model.BioDSNN.fit, shrink_to_prior); saved with the weights
+        # how much of the untrained prior (the mean effect) and of the learned change beyond it is predicted: 1 and
+        # 1 in training, then fitted on the validation conditions (biodsnn.model.BioDSNN.fit, shrink_to_prior);
+        # saved with the weights
+        self.register_buffer("prior_scale", torch.ones(()))
         self.register_buffer("effect_scale", torch.ones(()))
         self.joint_w1: nn.Parameter | None = None
         self.compose_members = bool(compose_members) and not self.variant.additive_prior
@@ -389,16 +391,17 @@ class BioDSNNModule(nn.Module):
 
     def _with_mean(self, cond_perts: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Add the per-context mean effect to every row that perturbs a gene (controls stay at no change), then
-        scale what was learned beyond the untrained prior by ``effect_scale``: prior + s · (effect − prior)."""
+        scale the untrained prior by ``prior_scale`` a and what was learned beyond it by ``effect_scale`` b:
+        a · prior + b · (effect − prior)."""
         if self.mean_effect is None:
             return out if bool(self.effect_scale == 1) else self.effect_scale * out
         genes, context = self._split_context(cond_perts)
         perturbed = ((genes >= 0).sum(1) > 0).to(out.dtype).unsqueeze(1)
         full = out + perturbed * self.mean_effect[context.clamp(min=0)]
-        if bool(self.effect_scale == 1):
+        if bool(self.effect_scale == 1) and bool(self.prior_scale == 1):
             return full
         prior = perturbed * self.mean_prior[context.clamp(min=0)]
-        return prior + self.effect_scale * (full - prior)
+        return self.prior_scale * prior + self.effect_scale * (full - prior)
 
     def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each

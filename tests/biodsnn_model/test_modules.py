@@ -505,28 +505,34 @@ def test_effect_scale_moves_between_the_prior_and_the_trained_effect() -> None:
     prior = m.knowledge(cond)
     assert torch.allclose(prior[0], mean[0]) and torch.allclose(prior[1], mean[1]) and torch.equal(prior[2], full[2])
     m.effect_scale.fill_(0.25)
-    assert torch.allclose(m.knowledge(cond), prior + 0.25 * (full - prior), atol=1e-6)
-    assert "effect_scale" in m.state_dict()  # saved with the weights
+    m.prior_scale.fill_(0.5)
+    assert torch.allclose(m.knowledge(cond), 0.5 * prior + 0.25 * (full - prior), atol=1e-6)
+    m.effect_scale.fill_(0.0)
+    m.prior_scale.fill_(0.0)
+    assert torch.equal(m.knowledge(cond), torch.zeros(3, 12))  # both off: no change
+    assert {"effect_scale", "prior_scale"} <= set(m.state_dict())  # saved with the weights
 
 
-def test_shrinkage_scale_is_the_least_squares_optimum() -> None:
-    from biodsnn.model import shrinkage_scale
+def test_shrinkage_scales_are_the_least_squares_optimum_in_the_unit_square() -> None:
+    from biodsnn.model import shrinkage_scales
 
     rng = np.random.default_rng(0)
     true, ctrl = rng.normal(size=(4, 30)), rng.normal(size=(4, 30)) * 0.1
-    prior = ctrl + 0.3 * (true - ctrl)
-    full = true + rng.normal(size=(4, 30)) * 0.8
     top = [rng.choice(30, 5, replace=False) for _ in range(4)]
 
-    def objective(s: float) -> float:
-        p = prior + s * (full - prior)
+    def objective(prior: np.ndarray, full: np.ndarray, a: float, b: float) -> float:
+        p = ctrl + a * (prior - ctrl) + b * (full - prior)
         de = np.mean([np.mean((p[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])
         de0 = np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])
         return de / de0 + np.mean((p - true) ** 2) / np.mean((ctrl - true) ** 2)
 
-    s = shrinkage_scale(full, prior, true, ctrl, top)
-    grid = np.linspace(0, 1, 1001)
-    assert abs(s - grid[np.argmin([objective(g) for g in grid])]) <= 1e-3
-    assert 0 < s < 1
-    assert shrinkage_scale(ctrl, prior, true, ctrl, top) >= 0  # clipped into [0, 1]
-    assert shrinkage_scale(prior, prior, true, ctrl, top) == 0.0  # nothing learned: the prior
+    grid = np.linspace(0, 1, 101)
+    cases = [(ctrl + 0.3 * (true - ctrl), true + rng.normal(size=(4, 30)) * 0.8),  # inside the square
+             (ctrl - 0.5 * (true - ctrl), true + rng.normal(size=(4, 30)) * 0.3),  # a prior pointing the wrong way
+             (ctrl + 2.0 * (true - ctrl), ctrl + 3.0 * (true - ctrl))]             # both overshoot
+    for prior, full in cases:
+        a, b = shrinkage_scales(full, prior, true, ctrl, top)
+        assert 0 <= a <= 1 and 0 <= b <= 1
+        brute = min(objective(prior, full, x, y) for x in grid for y in grid)
+        assert objective(prior, full, a, b) <= brute + 1e-9
+    assert shrinkage_scales(ctrl, ctrl, true, ctrl, top) == (0.0, 0.0)  # nothing learned, no prior: no change
