@@ -170,6 +170,10 @@ class BioDSNNModule(nn.Module):
         context_start: vocabulary index of the first context token (data of several contexts): a row's token
             says which context it is in. Composed, each member's pass carries the row's context token, so a
             member's effect is its effect in that context; the joint pass carries it too.
+        recentre_vae: the regenerated cells of one call keep those control cells' mean exactly (each gene's non-zero
+            entries are shifted by one constant, zeros stay zero): the VAE gives per-cell variation around the
+            control, never a shift of its mean (a VAE shared by very different cell lines regenerates each line's
+            mean with an error of the size of a perturbation's effect). Each call must hold cells of one context.
         mean_effect: ``[n_contexts, G]`` (one row without contexts): a learned per-context effect added to every
             perturbation, initialised to the mean change of the context's training perturbations, so the untrained
             network is the mean baseline and training learns what a perturbation adds to it; None: no such term.
@@ -192,11 +196,12 @@ class BioDSNNModule(nn.Module):
                  control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True,
                  pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False,
                  compose_members: bool = False, own_gene_head: bool = False, context_start: int | None = None,
-                 mean_effect: torch.Tensor | None = None) -> None:
+                 mean_effect: torch.Tensor | None = None, recentre_vae: bool = False) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
         self.detach_vae_baseline = bool(detach_vae_baseline)
+        self.recentre_vae = bool(recentre_vae)
 
         def _w(w: torch.Tensor | None, ei: torch.Tensor) -> torch.Tensor:
             return torch.ones(ei.shape[1]) if w is None else torch.as_tensor(w, dtype=torch.float32)
@@ -476,7 +481,12 @@ class BioDSNNModule(nn.Module):
         if self.vae is None:
             return control_x, None
         out = self.vae(control_x, generator)
-        return (out.recon.detach() if self.detach_vae_baseline else out.recon), out
+        recon = out.recon.detach() if self.detach_vae_baseline else out.recon
+        if self.recentre_vae:
+            nonzero = (control_x != 0).to(recon.dtype)
+            shift = ((control_x - recon) * nonzero).sum(0) / nonzero.sum(0).clamp(min=1)
+            recon = recon + shift * nonzero
+        return recon, out
 
     def forward(self, control_x: torch.Tensor, cond_perts: torch.Tensor, cell_condition: torch.Tensor,
                 generator: torch.Generator | None = None) -> ModuleOutput:

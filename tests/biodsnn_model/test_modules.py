@@ -536,3 +536,18 @@ def test_shrinkage_scales_are_the_least_squares_optimum_in_the_unit_square() -> 
         brute = min(objective(prior, full, x, y) for x in grid for y in grid)
         assert objective(prior, full, a, b) <= brute + 1e-9
     assert shrinkage_scales(ctrl, ctrl, true, ctrl, top) == (0.0, 0.0)  # nothing learned, no prior: no change
+
+
+def test_recentred_vae_keeps_the_control_mean_and_the_zeros() -> None:
+    m = _module("full")
+    m.recentre_vae = True
+    x = torch.rand(16, 12) * (torch.rand(16, 12) > 0.3)
+    base, _ = m.regenerate(x)
+    assert torch.allclose(base.mean(0), x.mean(0), atol=1e-5)  # the mean is the control cells' own
+    assert torch.equal(base[x == 0], torch.zeros(int((x == 0).sum())))  # zeros stay zero
+    m.recentre_vae = False
+    plain, _ = m.regenerate(x)
+    assert not torch.allclose(plain.mean(0), x.mean(0), atol=1e-3)  # the untrained decoder is off without it
+    nonzero = (x != 0).float()  # the VAE's cells, each gene's non-zero entries shifted by one constant
+    shift = ((x - plain) * nonzero).sum(0) / nonzero.sum(0).clamp(min=1)
+    assert torch.allclose(base, plain + shift * nonzero, atol=1e-6)
