@@ -121,11 +121,15 @@ def _annotations(kw: dict[str, Any]) -> Any:
 @click.option("--mask-top-k", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--mask-threshold", default=0.4, show_default=True, type=float, help="Minimum |r| of the fallback.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Bundle folder to write.")
+@click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the bundle's replaced).")
 def bundle(**kw: Any) -> None:
     """Build the whole knowledge bundle into a folder (replaced atomically)."""
-    from kg_build.bundle import build_bundle
+    from kg_build.bundle import OWN_FILES, build_bundle
     from kg_build.go import DEFAULT_RELATIONS, ONTOLOGIES
+    from reactomenet.io import check_output_folder
 
+    inputs = [kw["data_path"], kw["split_path"], kw["go_table"], kw["perturbable"]]
+    check_output_folder(kw["out"], own=OWN_FILES, inputs=inputs, overwrite=kw["overwrite"], what="bundle folder")
     split = _split(kw["split_path"])
     data = _load(kw)
     out = build_bundle(
@@ -148,6 +152,8 @@ def bundle(**kw: Any) -> None:
         map_genes=kw["map_genes"],
         data_path=kw["data_path"],
         progress=True,
+        overwrite=kw["overwrite"],
+        inputs=inputs,
     )
     import json
 
