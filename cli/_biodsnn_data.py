@@ -7,7 +7,6 @@ by the FriendlyGroup.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -156,10 +155,10 @@ def split_command(
     **options: Any,
 ) -> None:
     """Split the conditions of a data file into train/val/test (seeded, leak-free) and write split.json."""
-    from biodsnn.data import make_split
+    from biodsnn.data import make_split, read_mapping
 
+    mapping = read_mapping(mapping_path) if mapping_path else None
     data = load_from_options(**options)
-    mapping = _read_mapping(mapping_path) if mapping_path else None
     split = make_split(
         data.conditions,
         kind=kind,
@@ -172,26 +171,6 @@ def split_command(
     split.save(output)
     summary = ", ".join(f"{k} {v}" for k, v in split.summary().items())
     click.echo(f"wrote {output}: {summary}")
-
-
-def _read_mapping(path: str) -> dict[str, str]:
-    from reactomenet.errors import InputError
-
-    text = Path(path).read_text()
-    if path.endswith(".json"):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path} is not valid JSON ({exc.msg}); give an object condition → split") from exc
-        if not isinstance(obj, dict):
-            raise InputError(f"{path} must hold a JSON object mapping condition → train/val/test")
-        return {str(k): str(v) for k, v in obj.items()}
-    import pandas as pd
-
-    frame = pd.read_csv(path)
-    if not {"condition", "split"} <= set(frame.columns):
-        raise InputError(f"{path} needs columns condition and split (has {', '.join(frame.columns)})")
-    return dict(zip(frame["condition"].astype(str), frame["split"].astype(str), strict=True))
 
 
 @data_group.command("de")

@@ -30,7 +30,7 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
 @click.option("--variant", default="full", show_default=True,
               help="full, noVAE, noAttention, noMask, gears or additive_residual.")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default 20).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 256).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
@@ -40,27 +40,33 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
                    "network), --set direction_weight=0.1 --set weight_decay=5e-4 (the paper's loss and decay).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
-def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str, epochs: int,
-                seed: int, batch_size: int | None, lr: float | None, settings: dict[str, object], device: str,
-                resume: bool, **loader: object) -> None:
+@click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the run's replaced).")
+def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str,
+                epochs: int | None, seed: int, batch_size: int | None, lr: float | None, settings: dict[str, object],
+                device: str, resume: bool, overwrite: bool, **loader: object) -> None:
     """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
     """
-    from biodsnn.model import BioDSNN
+    from biodsnn.model import BioDSNN, validate_hparams
+    from biodsnn.modules import get_variant
+    from biodsnn.train import resolve_device, run_folder
 
+    hparams: dict[str, object] = validate_hparams(settings)  # --set values checked before the flags replace them
+    for key, value in (("batch_size", batch_size), ("lr", lr), ("epochs", epochs)):
+        if value is not None:
+            hparams[key] = value
+    # every option checked before any work: nothing is loaded, created or trained for a bad one
+    hparams = {**validate_hparams(hparams), "device": resolve_device(device)}
+    get_variant(variant)
     options = loader_options(loader)
-    data = load_data(data_path, loader)
-    hparams: dict[str, object] = {**settings, "device": device}
-    if batch_size is not None:
-        hparams["batch_size"] = batch_size
-    if lr is not None:
-        hparams["lr"] = lr
-    model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
-                    **hparams)
-    model.fit(epochs=epochs, run_dir=run_dir, resume=resume)
-    model.save(run_dir)
-    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {epochs}")
+    with run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite):
+        data = load_data(data_path, loader)
+        model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
+                        **hparams)
+        model.fit(run_dir=run_dir, resume=resume)
+        model.save(run_dir)
+    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
 
 
 @click.command("predict")
@@ -84,7 +90,7 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, p
     import json
 
     from biodsnn.data import load_perturb_data
-    from biodsnn.model import BioDSNN
+    from biodsnn.model import BioDSNN, check_predictions
 
     data = None
     if data_path is not None:
@@ -93,6 +99,7 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, p
         data = load_perturb_data(data_path, **((cfg.get("data") or {}).get("options") or {}))
     model = BioDSNN.load(run_dir, data=data, knowledge=knowledge_dir)
     adata = model.predict([*perturbations, *more], per_cell=per_cell)
+    check_predictions(adata.X, adata.obs["condition"].tolist())
     with atomic_output(output, suffix=".h5ad") as tmp:
         adata.write_h5ad(tmp)
     click.echo(f"{output}: {adata.n_obs} predictions × {adata.n_vars} genes")
