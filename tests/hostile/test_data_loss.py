@@ -14,7 +14,7 @@ from .conftest import invoke, snapshot
 
 
 def test_evaluate_report_into_the_run_folder_is_refused(work, refused) -> None:
-    w = work("run_full")
+    work("run_full")
     refused(biodsnn, ["evaluate", "run_full", "--report", "run_full", "--n-boot", "0", "--no-plots"],
             "run_full", "--overwrite")
 
@@ -88,7 +88,7 @@ def test_output_folder_replaces_only_its_own_files(tmp_path) -> None:
     (out / "a.json").write_text("old")
     (out / "stale.json").write_text("old")
     (out / "user.txt").write_text("keep")
-    with pytest.raises(InputError, match="user.txt"):
+    with pytest.raises(InputError, match=r"user\.txt"):
         check_output_folder(out, own=["*.json"])
     with output_folder(out, own=["*.json"], overwrite=True) as tmp:
         (tmp / "a.json").write_text("new")

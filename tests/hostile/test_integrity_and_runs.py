@@ -73,7 +73,7 @@ def test_a_locked_run_folder_is_refused(sandbox, work, refused) -> None:
 
 
 def test_resume_with_other_options_names_them(sandbox, work, refused) -> None:
-    w = work("run_full")
+    work("run_full")
     base = ["fit", "--data", sandbox.root / "data.h5ad", "--knowledge", sandbox.root / "kb", "--split",
             sandbox.root / "split.json", "-o", "run_full", "--epochs", "2", "--batch-size", "64", "--resume"]
     refused(biodsnn, [*base, "--set", "lr_gamma=0.9"], "lr_gamma", "0.5", "0.9")

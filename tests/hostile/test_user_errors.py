@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from biodsnn.model import HPARAM_SPECS, DEFAULT_HPARAMS, check_predictions, validate_hparams
+from biodsnn.model import DEFAULT_HPARAMS, HPARAM_SPECS, check_predictions, validate_hparams
 from cli.biodsnn import main as biodsnn
 from reactomenet.errors import InputError
 
