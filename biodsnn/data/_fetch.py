@@ -176,6 +176,7 @@ def fetch_dataset(
             shutil.rmtree(staging, ignore_errors=True)
         h5ads = sorted(unpacked.rglob("*.h5ad"))
     if not h5ads:
+        shutil.rmtree(unpacked, ignore_errors=True)  # unpacked by this call (fresh): a retry unpacks the next one
         raise InputError(f"{archive} holds no .h5ad file; is it GEARS' {name} archive? delete {archive} and download "
                          "again")
     preferred = [p for p in h5ads if p.name == "perturb_processed.h5ad"]
