@@ -156,7 +156,9 @@ def split_command(
 ) -> None:
     """Split the conditions of a data file into train/val/test (seeded, leak-free) and write split.json."""
     from biodsnn.data import make_split, read_mapping
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [options["data_path"], mapping_path])
     mapping = read_mapping(mapping_path) if mapping_path else None
     data = load_from_options(**options)
     split = make_split(
@@ -181,7 +183,9 @@ def split_command(
 def de_command(n_top: int, method: str, output: str, **options: Any) -> None:
     """Rank DE genes of every condition against control and write them (Parquet, with the data fingerprint)."""
     from biodsnn.data import rank_de_genes
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [options["data_path"]])
     data = load_from_options(**options)
     de = rank_de_genes(data, n_top=n_top, method=method)  # type: ignore[arg-type]
     de.save(output)

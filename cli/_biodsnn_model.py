@@ -91,7 +91,9 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, p
 
     from biodsnn.data import load_perturb_data
     from biodsnn.model import BioDSNN, check_predictions
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [run_dir, data_path, knowledge_dir])
     data = None
     if data_path is not None:
         cfg_path = Path(run_dir) / "config.json"

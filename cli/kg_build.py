@@ -79,6 +79,14 @@ def _load(kw: dict[str, Any]) -> Any:
     return load_data(kw["data_path"], kw)
 
 
+def _check_out_file(kw: dict[str, Any]) -> None:
+    """An output Parquet file must not replace an input (data, split, GO table, gene list)."""
+    from reactomenet.io import check_output_file
+
+    names = ("data_path", "split_path", "go_table", "perturbable")
+    check_output_file(kw["out"], [kw.get(k) for k in names])
+
+
 def _split(path: str | None) -> Any:
     from kg_build.bundle import _resolve_split
 
@@ -175,6 +183,7 @@ def go(**kw: Any) -> None:
     from kg_build.go import go_graph, perturbable_genes
     from reactomenet.io import write_parquet
 
+    _check_out_file(kw)
     ann = _annotations(kw)
     perturbed: list[str] = []
     if kw["data_path"]:
@@ -214,6 +223,7 @@ def coexpression(**kw: Any) -> None:
     from kg_build.coexpression import coexpression_graph, pearson_matrix, training_cells
     from reactomenet.io import write_parquet
 
+    _check_out_file(kw)
     split = _split(kw["split_path"])
     data = _load(kw)
     rows = training_cells(data, split)
@@ -247,6 +257,7 @@ def mask(**kw: Any) -> None:
     from reactomenet import ReactomeGraph
     from reactomenet.io import write_parquet
 
+    _check_out_file(kw)
     split = _split(kw["split_path"])
     data = _load(kw)
     symbols = data_symbols(data.genes, load_go_annotations().genes, map_genes=kw["map_genes"])

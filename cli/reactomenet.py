@@ -286,6 +286,9 @@ def read_gene_list(path: str | os.PathLike[str]) -> list[str]:
 @backend_options
 def mask_command(genes_path: str, level: int, output: str, inclusive: bool, map_names: bool, **opts: Any) -> None:
     """Gene × gene mask: pairs of genes sharing a level-N pathway, plus the diagonal, as Parquet."""
+    from reactomenet.io import check_output_file
+
+    check_output_file(output, [genes_path])
     genes = read_gene_list(genes_path)
     backend = _open(opts)
     if map_names:

@@ -172,6 +172,28 @@ def check_output_folder(
     return target
 
 
+def check_output_file(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
+    """Refuse an output file that is a folder or one of ``inputs`` (or a file inside an input folder): writing it
+    would replace what the command reads. Returns the path.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> data = pathlib.Path(tempfile.mkdtemp()) / "data.h5ad"
+        >>> _ = data.write_text("cells")
+        >>> check_output_file(data, [data])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        reactomenet.errors.InputError: output ...data.h5ad is the input ...data.h5ad; choose another output file name
+    """
+    target = Path(path)
+    if target.is_dir() or str(path).endswith(("/", os.sep)):
+        raise InputError(f"output {path} is a folder; give a file path inside it")
+    held = _input_files(inputs)
+    if target.resolve() in held:
+        raise InputError(f"output {path} is the input {held[target.resolve()]}; choose another output file name")
+    return target
+
+
 @contextlib.contextmanager
 def output_folder(
     path: str | os.PathLike[str],

@@ -71,12 +71,16 @@ def _fit(main: Callable, sandbox: Path, out: Path, *extra: str) -> None:
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """Built once: data.h5ad (simulator, tiny), split.json, genes.txt, kb/ and kb_level2/ (another mask), and the run
-    run_full/ (one epoch). Tests copy what they change."""
+    run_full/ (noVAE, one epoch). Tests copy what they change."""
     from cli.biodsnn import main
     from kg_build import build_bundle
 
+    import torch
+
     env = pytest.MonkeyPatch()
     env.setenv("BIODSNN_NO_PROGRESS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation on a busy machine
     root = tmp_path_factory.mktemp("hostile")
     adata = simulate(preset="tiny", seed=0, progress=False)
     adata.write_h5ad(root / "data.h5ad")
@@ -87,11 +91,12 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespac
     for name, level in (("kb", 3), ("kb_level2", 2)):
         build_bundle(data, root / "split.json", root / name, perturbable=list(data.genes), level=level,
                      data_path=str(root / "data.h5ad"))
-    _fit(main, root, root / "run_full")
+    _fit(main, root, root / "run_full", "--variant", "noVAE")  # noVAE: the cheapest network to train and resume
     perturbed = sorted({g for c in data.conditions for g in data.condition_genes(c)})
     yield SimpleNamespace(root=root, data=data, split=split, perturbed=perturbed, fit=lambda out, *a: _fit(
         main, root, out, *a))
     env.undo()
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture()

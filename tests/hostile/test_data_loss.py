@@ -100,3 +100,14 @@ def test_output_folder_replaces_only_its_own_files(tmp_path) -> None:
         (tmp / "a.json").write_text("half")
         raise RuntimeError("boom")
     assert snapshot(out) == before
+
+
+def test_file_writers_never_replace_an_input(sandbox, work, refused) -> None:
+    work("data.h5ad", "split.json", "genes.txt", "run_full")
+    gene = sandbox.perturbed[0]
+    refused(biodsnn, ["predict", "run_full", "-p", gene, "-o", "run_full/model.pt"], "model.pt", "input")
+    refused(biodsnn, ["predict", "run_full", "-p", gene, "--data", "data.h5ad", "-o", "data.h5ad"], "input")
+    refused(biodsnn, ["data", "split", "--data", "data.h5ad", "-o", "data.h5ad"], "input")
+    refused(biodsnn, ["data", "de", "--data", "data.h5ad", "-o", "data.h5ad"], "input")
+    refused(kg_build, ["mask", "--data", "data.h5ad", "--split", "split.json", "-o", "split.json"], "input")
+    refused(reactomenet, ["mask", "--genes", "genes.txt", "-o", "genes.txt"], "input")

@@ -38,9 +38,9 @@ def test_corrupted_model_pt_without_a_recorded_hash(sandbox, work, refused) -> N
 def test_config_of_another_variant(sandbox, work, refused) -> None:
     w = work("run_full")
     cfg = json.loads((w / "run_full" / "config.json").read_text())
-    cfg["variant"] = "noVAE"  # weights hash still matches: the network differs
+    cfg["variant"] = "full"  # weights hash still matches: the network differs
     (w / "run_full" / "config.json").write_text(json.dumps(cfg))
-    refused(biodsnn, _predict(sandbox.perturbed[0]), "noVAE", "config.json")
+    refused(biodsnn, _predict(sandbox.perturbed[0]), "full network", "config.json")
 
 
 def test_config_that_is_not_a_config(sandbox, work, refused) -> None:
@@ -75,7 +75,8 @@ def test_a_locked_run_folder_is_refused(sandbox, work, refused) -> None:
 def test_resume_with_other_options_names_them(sandbox, work, refused) -> None:
     work("run_full")
     base = ["fit", "--data", sandbox.root / "data.h5ad", "--knowledge", sandbox.root / "kb", "--split",
-            sandbox.root / "split.json", "-o", "run_full", "--epochs", "2", "--batch-size", "64", "--resume"]
+            sandbox.root / "split.json", "-o", "run_full", "--epochs", "2", "--batch-size", "64", "--resume",
+            "--variant", "noVAE"]
     refused(biodsnn, [*base, "--set", "lr_gamma=0.9"], "lr_gamma", "0.5", "0.9")
     line = refused(biodsnn, [*base, "--set", "hidden=32", "--set", "n_heads=1"], "hidden", "n_heads")
     assert "state_dict" not in line
@@ -85,7 +86,7 @@ def test_resume_with_the_same_options_continues(sandbox, work) -> None:
     w = work("run_full")
     r = invoke(biodsnn, ["fit", "--data", sandbox.root / "data.h5ad", "--knowledge", sandbox.root / "kb", "--split",
                          sandbox.root / "split.json", "-o", w / "run_full", "--epochs", "2", "--batch-size", "64",
-                         "--resume"])
+                         "--resume", "--variant", "noVAE"])
     assert r.exit_code == 0, r.stderr
     assert "resumed from" in (w / "run_full" / "train.log").read_text()
     assert json.loads((w / "run_full" / "config.json").read_text())["hparams"]["epochs"] == 2
