@@ -72,10 +72,10 @@ def _fit(main: Callable, sandbox: Path, out: Path, *extra: str) -> None:
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """Built once: data.h5ad (simulator, tiny), split.json, genes.txt, kb/ and kb_level2/ (another mask), and the run
     run_full/ (noVAE, one epoch). Tests copy what they change."""
+    import torch
+
     from cli.biodsnn import main
     from kg_build import build_bundle
-
-    import torch
 
     env = pytest.MonkeyPatch()
     env.setenv("BIODSNN_NO_PROGRESS", "1")

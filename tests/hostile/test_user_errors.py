@@ -113,3 +113,34 @@ def test_check_predictions_names_the_condition() -> None:
     check_predictions(np.ones((2, 3)), ["A+ctrl", "B+ctrl"])
     with pytest.raises(InputError, match="B\\+ctrl"):
         check_predictions(np.array([[1.0, 2.0], [np.inf, 0.0]]), ["A+ctrl", "B+ctrl"])
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["data", "info", "--data", "missing.h5ad"], ["missing.h5ad"]),
+    (["data", "info", "--data", "notes.txt"], ["notes.txt"]),
+    (["data", "info", "--data", "data.h5ad", "--convention", "pertpy"], ["perturbation"]),
+    (["data", "info", "--data", "data.h5ad", "--condition-key", "nope"], ["nope", "--condition-key"]),
+    (["fit", "--data", "data.h5ad", "--knowledge", "empty_dir", "-o", "run", "--epochs", "1"], ["empty_dir"]),
+    (["predict", "empty_dir", "-p", "A", "-o", "p.h5ad"], ["config.json"]),
+    (["evaluate", "--baselines", "additive", "--data", "data.h5ad"], ["--split"]),
+    (["evaluate", "--baselines", "bogus", "--data", "data.h5ad", "--split", "split.json"], ["bogus"]),
+    (["data", "split", "--data", "data.h5ad", "--kind", "custom", "-o", "s.json"], ["mapping"]),
+])
+def test_inputs_that_were_already_refused_stay_refused(sandbox, work, refused, args, words) -> None:
+    w = work("data.h5ad", "split.json")
+    (w / "notes.txt").write_text("not anndata")
+    (w / "empty_dir").mkdir()
+    refused(biodsnn, args, *words)
+
+
+def test_interrupt_keeps_the_run_folder_for_resume(tmp_path) -> None:
+    from biodsnn.train import run_folder
+
+    with pytest.raises(KeyboardInterrupt), run_folder(tmp_path / "run") as run:
+        (run / "checkpoint.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == b"epoch 1"
+    with pytest.raises(InputError), run_folder(tmp_path / "run") as run:
+        (run / "train.log").write_text("new")
+        raise InputError("diverged")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name != ".biodsnn.lock") == ["checkpoint.pt"]
