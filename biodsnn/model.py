@@ -201,6 +201,14 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _saved_device(name: Any) -> str:
+    """The device a run was saved on if this machine has it, else the CPU (a run trained on cuda:3 loads anywhere)."""
+    try:
+        return str(resolve_device(str(name)))
+    except InputError:
+        return "cpu"
+
+
 def check_predictions(x: np.ndarray, conditions: Sequence[str]) -> None:
     """Raise InputError unless every predicted value is finite (nothing non-finite is ever written).
 
@@ -607,7 +615,7 @@ class BioDSNN:
         hp.setdefault("compose_members", False)
         hp.setdefault("own_gene_head", False)
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
-                    device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
+                    device=_saved_device(cfg.get("device", "cpu")), **hp)
         try:
             state = torch.load(weights, map_location=model.device, weights_only=True)
             model.module.load_state_dict(state)
