@@ -22,14 +22,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from biodsnn.data import format_condition, load_perturb_data, parse_condition
-from biodsnn.data.conditions import delimiter_hint
+from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
+from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, check_finite, resolve_device, train
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, write_json, write_parquet
 
 CONFIG_FORMAT = 1
+#: Prefix of the context tokens in the perturbation vocabulary (no gene symbol starts with it).
+CONTEXT_TOKEN = "__context__:"
 
 #: Hyperparameters and their defaults (the paper's, where it gives them).
 DEFAULT_HPARAMS: dict[str, Any] = {
@@ -49,6 +51,10 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # True: a shared head (no per-gene weights) adds to each perturbed gene's own change, from its representation and
     # control level, so the own change of a gene never perturbed in training is predicted (not in the paper).
     "own_gene_head": True,
+    # True: every perturbation's effect starts from a learned per-context vector initialised to the mean change of
+    # the context's training perturbations (the untrained model is the `mean` baseline); the knowledge stream learns
+    # what a perturbation adds to it. False: the untrained model predicts no change.
+    "mean_effect_prior": False,
     # loss: the paper's autofocus (γ = 2). Its direction term (λ = 0.1) is off by default: on norman it doubled the
     # error on seen doubles and lost the margin over additive (docs/accuracy-model.md, "Which training defaults").
     "gamma": 2.0, "direction_weight": 0.0, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
@@ -96,6 +102,7 @@ HPARAM_SPECS: dict[str, OptionSpec] = {
     "vae_intermediate": OptionSpec(int, 1), "vae_latent": OptionSpec(int, 1), "pos_weight": OptionSpec(float),
     "dropout": OptionSpec(float, 0, 1, open_high=True), "detach_vae_baseline": OptionSpec(bool),
     "mark_perturbed": OptionSpec(bool), "compose_members": OptionSpec(bool), "own_gene_head": OptionSpec(bool),
+    "mean_effect_prior": OptionSpec(bool),
     "gamma": OptionSpec(float, 0), "direction_weight": OptionSpec(float, 0), "autofocus_weight": OptionSpec(float, 0),
     "vae_weight": OptionSpec(float, 0), "kl_weight": OptionSpec(float, 0),
     "direction_sharpness": OptionSpec(float, 0, open_low=True), "loss_level": OptionSpec(str, choices=("mean", "cell")),
@@ -226,6 +233,16 @@ def check_predictions(x: np.ndarray, conditions: Sequence[str]) -> None:
                          "infinity); the run's weights are broken: fit it again")
 
 
+def _alias_map(genes: Sequence[str], vocabulary: set[str]) -> dict[str, str]:
+    """Perturbed gene names that are aliases or former symbols of a vocabulary gene (HGNC renames), name → symbol."""
+    if not genes:
+        return {}
+    from reactomenet import GeneMapper
+
+    renamed = GeneMapper.load().map(list(genes)).renamed
+    return {old: new for old, new in renamed.items() if new in vocabulary}
+
+
 class BioDSNN:
     """BioDSNN on one dataset and one knowledge bundle; implements the ``Predictor`` protocol.
 
@@ -280,12 +297,31 @@ class BioDSNN:
                              "this data")
         perturbable = [str(g) for g in kb.perturbable_genes]
         known = set(perturbable)
-        # measured genes outside the GO graph can still be perturbed: they get their own (graph-isolated) embedding
-        self.pert_vocab = perturbable + [g for g in data.genes if g not in known]
+        # measured genes outside the GO graph can still be perturbed: they get their own (graph-isolated) embedding;
+        # so does a gene perturbed in training that is neither measured nor in GO (its embedding is learned from
+        # its own cells). Only a gene in none of these cannot be predicted.
+        measured = [g for g in data.genes if g not in known]
+        known.update(measured)
+        # a perturbed gene named by an older symbol (MARCH8 for MARCHF8) is the GO graph's gene
+        self.aliases = _alias_map(sorted({g for c in data.conditions for g in parse_condition(c)} - known), known)
+        self.trained_outside_go = sorted({g for c in self.split.train for g in parse_condition(c)}
+                                         - set(perturbable) - set(self.aliases))
+        extra_trained = [g for g in self.trained_outside_go if g not in known]
+        # several contexts: one token per context, summed into every unit's perturbation set like a gene, so the
+        # shared knowledge stream learns how a context changes an effect (and, composed, a per-context mean effect)
+        self.contexts: list[str | None] = list(getattr(data, "contexts", [None]))
+        self.context_tokens = [] if self.contexts == [None] else [f"{CONTEXT_TOKEN}{c}" for c in self.contexts]
+        self.pert_vocab = perturbable + measured + extra_trained + self.context_tokens
         self.pert_index = {g: i for i, g in enumerate(self.pert_vocab)}
+        self.pert_index.update({old: self.pert_index[new] for old, new in self.aliases.items()})
         torch.manual_seed(self.seed)  # initial weights (torch modules draw from the global generator)
         ctrl = torch.as_tensor(data.control_mean, dtype=torch.float32)
+        self.ctrl_by_context = {c: torch.as_tensor(data.control_mean_of(c), dtype=torch.float32).to(self.device)
+                                for c in self.contexts} if self.contexts != [None] else {None: ctrl.to(self.device)}
         extra: dict[str, Any] = {}
+        if get_variant(self.variant).additive_prior and self.contexts != [None]:
+            raise InputError(f"variant {self.variant!r} does not support data of several contexts yet; use 'full' "
+                             "or fit one context at a time (--context-key with a single value)")
         if get_variant(self.variant).additive_prior:
             extra = self._single_effects(ctrl)
         if get_variant(self.variant).use_vae:
@@ -298,6 +334,10 @@ class BioDSNN:
             # the untrained VAE regenerates the control's non-zero entries as their mean: mean = control mean
             extra["control_init"] = torch.as_tensor(nz_sum / np.maximum(nz_count, 1), dtype=torch.float32)
         extra["control_mean"] = ctrl
+        if self.context_tokens:
+            extra["context_start"] = self.pert_index[self.context_tokens[0]]
+        if self.hparams["mean_effect_prior"] and not get_variant(self.variant).additive_prior:
+            extra["mean_effect"] = torch.as_tensor(self._mean_training_effects(), dtype=torch.float32)
         extra["pert_gene"] = torch.as_tensor([data.gene_index.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
         self.module = BioDSNNModule(
@@ -310,6 +350,18 @@ class BioDSNN:
             variant=self.variant, **{k: hp[k] for k in _MODULE_KEYS}, **extra,
         ).to(self.device)
         self.ctrl_mean = ctrl.to(self.device)
+
+    def _mean_training_effects(self) -> np.ndarray:
+        """``[n_contexts, G]``: the mean change of each context's training perturbations from its own control."""
+        rows = []
+        for ctx in self.contexts:
+            units = [u for u in self.split.train if split_context(u)[0] == ctx]
+            if not units:
+                rows.append(np.zeros(len(self.data.genes), dtype=np.float32))
+                continue
+            means = self.data.condition_means(units)
+            rows.append((means - self.data.control_mean_of(ctx)).mean(0))
+        return np.stack(rows).astype(np.float32)
 
     def _single_effects(self, ctrl: torch.Tensor) -> dict[str, torch.Tensor]:
         singles = [c for c in self.split.train if len(parse_condition(c)) == 1]
@@ -338,21 +390,43 @@ class BioDSNN:
         """
         rows = []
         for cond in conditions:
+            context = split_context(cond)[0]
             genes = parse_condition(cond)
             idx = []
             for g in genes:
                 if g not in self.pert_index:
-                    hint = did_you_mean(g, self.pert_vocab)
-                    raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured nor in the GO graph"
-                                        f"{hint}; use a measured gene or rebuild the knowledge bundle"
+                    hint = did_you_mean(g, self.pert_vocab[: len(self.pert_vocab) - len(self.context_tokens)])
+                    raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured, nor in the GO "
+                                        f"graph, nor perturbed in training{hint}; use such a gene or rebuild the "
+                                        "knowledge bundle with GO annotations that hold it"
                                         f"{delimiter_hint(g, genes=self.pert_vocab)}")
                 idx.append(self.pert_index[g])
+            if self.context_tokens:
+                if context not in self.contexts:
+                    raise NotFoundError(self._context_message(cond, context))
+                idx.append(self.pert_index[f"{CONTEXT_TOKEN}{context}"])
+            elif context is not None:
+                raise NotFoundError(f"cannot predict {cond!r}: the model was trained on data of one context; name "
+                                    "the perturbation without a context prefix")
             rows.append(idx)
         width = max([len(r) for r in rows] + [1])
         out = torch.full((len(rows), width), -1, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
         return out.to(self.device)
+
+    def _context_message(self, cond: str, context: str | None) -> str:
+        known = ", ".join(str(c) for c in self.contexts)
+        if context is None:
+            return (f"cannot predict {cond!r}: the data has several contexts ({known}); name one with --context "
+                    f"(or write {self.contexts[0]}|{cond})")
+        hint = did_you_mean(context, [str(c) for c in self.contexts])
+        return f"cannot predict {cond!r}: unknown context {context!r}{hint} (contexts: {known})"
+
+    def unit_controls(self, conditions: Sequence[str]) -> torch.Tensor:
+        """Each unit's own control mean ``[C, G]`` (its context's)."""
+        return torch.stack([self.ctrl_by_context[split_context(c)[0] if self.context_tokens else None]
+                            for c in conditions])
 
     # -- training ----------------------------------------------------------------------------------------------------
     def _keep_table(self, conditions: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -378,13 +452,14 @@ class BioDSNN:
     def batch_loss(self, batch: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss of one batch (prediction loss + vae_weight · VAE loss)."""
         hp, dev = self.hparams, self.device
-        conds = [format_condition(parse_condition(c)) for c in batch.conditions]
+        conds = [canonical_condition(c) for c in batch.conditions]
         control_x = torch.as_tensor(batch.control_x, dtype=torch.float32).to(dev)
         target = torch.as_tensor(batch.target_x, dtype=torch.float32).to(dev)
         cell_cond = torch.as_tensor(batch.condition_index, dtype=torch.long).to(dev)
         keep = torch.stack([self._keep[c] for c in conds]).to(dev)
         out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
-        loss = perturbation_loss(out.pred, target, self.ctrl_mean, cell_cond, keep, gamma=hp["gamma"],
+        ctrl = self.unit_controls(conds) if self.context_tokens else self.ctrl_mean
+        loss = perturbation_loss(out.pred, target, ctrl, cell_cond, keep, gamma=hp["gamma"],
                                  direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
                                  direction_sharpness=hp["direction_sharpness"], level=hp["loss_level"])
         if out.vae is not None and hp["vae_weight"] > 0:
@@ -446,8 +521,8 @@ class BioDSNN:
                 **{k: v for k, v in self.hparams.items() if k != "epochs"}}
 
     # -- prediction --------------------------------------------------------------------------------------------------
-    def _control_sample(self) -> np.ndarray:
-        cells = np.asarray(self.data.control_cells)
+    def _control_sample(self, context: str | None = None) -> np.ndarray:
+        cells = np.asarray(self.data.control_cells_of(context) if self.context_tokens else self.data.control_cells)
         n = int(self.hparams["n_control_predict"])
         if n and len(cells) > n:
             cells = np.sort(np.random.default_rng(self.seed).choice(cells, n, replace=False))
@@ -459,11 +534,11 @@ class BioDSNN:
         return torch.as_tensor(x, dtype=torch.float32).to(self.device)
 
     @torch.no_grad()
-    def _baseline_mean(self) -> torch.Tensor:
+    def _baseline_mean(self, context: str | None = None) -> torch.Tensor:
         if self.module.vae is None:
-            return self.ctrl_mean
+            return self.ctrl_by_context[context] if self.context_tokens else self.ctrl_mean
         self.module.eval()
-        cells = self._control_sample()
+        cells = self._control_sample(context)
         total = torch.zeros_like(self.ctrl_mean)
         for s in range(0, len(cells), 1024):
             total += self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0].sum(0)
@@ -486,10 +561,15 @@ class BioDSNN:
             >>> model.predict_means(["A+B"]).shape   # doctest: +SKIP
             (1, 100)
         """
-        conditions = [format_condition(parse_condition(c)) for c in conditions]
+        conditions = [canonical_condition(c) for c in conditions]
         if not conditions:
             return np.zeros((0, len(self.data.genes)), dtype=np.float32)
-        out = self._baseline_mean().unsqueeze(0) + self._effects(conditions)
+        effects = self._effects(conditions)
+        if self.context_tokens:  # each unit on its own context's (regenerated) control
+            base = {c: self._baseline_mean(c) for c in dict.fromkeys(split_context(u)[0] for u in conditions)}
+            out = torch.stack([base[split_context(u)[0]] for u in conditions]) + effects
+        else:
+            out = self._baseline_mean().unsqueeze(0) + effects
         return out.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
@@ -504,7 +584,7 @@ class BioDSNN:
             >>> model.predict(["FOSB+CEBPB", "ETS2"]).obs["condition"].tolist()   # doctest: +SKIP
             ['CEBPB+FOSB', 'ETS2+ctrl']
         """
-        names = [format_condition(parse_condition(c)) for c in conditions]
+        names = [canonical_condition(c) for c in conditions]
         if not names:
             raise InputError("no perturbation to predict: give at least one condition such as 'FOSB+CEBPB'")
         var = pd.DataFrame(index=pd.Index(list(self.data.genes), name="gene"))
@@ -512,17 +592,28 @@ class BioDSNN:
         if not per_cell:
             x = self.predict_means(names)
             obs = pd.DataFrame({"condition": names}, index=pd.Index([str(i) for i in range(len(names))]))
+            if self.context_tokens:
+                obs["context"] = [split_context(u)[0] for u in names]
             return anndata.AnnData(X=x, obs=obs, var=var, uns=uns)
-        effects = self._effects(names)
-        cells = self._control_sample()
         self.module.eval()
-        base = torch.cat([self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0]
-                          for s in range(0, len(cells), 1024)])
-        x = (base.unsqueeze(0) + effects.unsqueeze(1)).reshape(-1, base.shape[1]).cpu().numpy()
-        cell_names = np.asarray(self.data.adata.obs_names)[cells]
-        obs = pd.DataFrame({"condition": np.repeat(names, len(cells)), "control_cell": np.tile(cell_names, len(names))})
+        x_parts, obs_parts = [], []
+        groups: dict[str | None, list[str]] = {}
+        for u in names:  # each unit on control cells of its own context
+            groups.setdefault(split_context(u)[0] if self.context_tokens else None, []).append(u)
+        for context, units in groups.items():
+            effects = self._effects(units)
+            cells = self._control_sample(context)
+            base = torch.cat([self.module.regenerate(self._control_rows(cells[s: s + 1024]))[0]
+                              for s in range(0, len(cells), 1024)])
+            x_parts.append((base.unsqueeze(0) + effects.unsqueeze(1)).reshape(-1, base.shape[1]).cpu().numpy())
+            cell_names = np.asarray(self.data.adata.obs_names)[cells]
+            obs_parts.append(pd.DataFrame({"condition": np.repeat(units, len(cells)),
+                                           "control_cell": np.tile(cell_names, len(units))}))
+        obs = pd.concat(obs_parts, ignore_index=True)
+        if self.context_tokens:
+            obs["context"] = [split_context(u)[0] for u in obs["condition"]]
         obs.index = pd.Index([str(i) for i in range(len(obs))])
-        return anndata.AnnData(X=x.astype(np.float32), obs=obs, var=var, uns=uns)
+        return anndata.AnnData(X=np.concatenate(x_parts).astype(np.float32), obs=obs, var=var, uns=uns)
 
     # -- persistence ------------------------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -614,6 +705,7 @@ class BioDSNN:
         hp.setdefault("mark_perturbed", False)  # saved before the option existed: the paper's network
         hp.setdefault("compose_members", False)
         hp.setdefault("own_gene_head", False)
+        hp.setdefault("mean_effect_prior", False)
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
                     device=_saved_device(cfg.get("device", "cpu")), **hp)
         try:

@@ -65,10 +65,10 @@ def plot_de_changes(result: Any, condition: str, path: str | os.PathLike[str], *
     names = list(models or result.models)
     x = np.arange(len(top))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(top) + 2), 4.0))
-    ax.bar(x, result.observed[k, top] - result.control[top], color="0.8", edgecolor="0.3", label="true")
+    ax.bar(x, result.observed[k, top] - result.control_of(k)[top], color="0.8", edgecolor="0.3", label="true")
     width = 0.6 / max(1, len(names))
     for i, (name, colour) in enumerate(zip(names, _colours(len(names)), strict=True)):
-        ax.scatter(x - 0.3 + width * (i + 0.5), result.predicted[name][k, top] - result.control[top], s=22,
+        ax.scatter(x - 0.3 + width * (i + 0.5), result.predicted[name][k, top] - result.control_of(k)[top], s=22,
                    color=colour, label=name, zorder=3)
     ax.axhline(0.0, color="green", linestyle=":", linewidth=1)
     ax.set_xticks(x)

@@ -128,7 +128,8 @@ def info_command(as_json: bool, **options: Any) -> None:
 @data_options
 @click.option(
     "--kind",
-    type=click.Choice(["simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "no_test", "custom"]),
+    type=click.Choice(["simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "transfer", "no_test",
+                      "custom"]),
     default="simulation",
     show_default=True,
 )

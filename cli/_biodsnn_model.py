@@ -64,6 +64,13 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
         data = load_data(data_path, loader)
         model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
                         **hparams)
+        if model.trained_outside_go:
+            shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
+            click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
+                       f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
+        if model.aliases:
+            click.echo("note: perturbed gene names read as current symbols: "
+                       + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
         model.fit(run_dir=run_dir, resume=resume)
         model.save(run_dir)
     click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
@@ -76,13 +83,17 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output .h5ad (written atomically).")
 @click.option("--per-cell", is_flag=True, help="One row per (condition, sampled control cell) instead of means.")
+@click.option("--context", "contexts", multiple=True,
+              help="Context (cell type or line) to predict in, for data of several contexts; repeatable (each "
+                   "perturbation is predicted in each context). Also: name units CONTEXT|A+B.")
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Data to reload the model with (default: the path recorded in config.json).")
 @click.option("--knowledge", "knowledge_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Knowledge bundle (default: the path recorded in config.json).")
 @click.argument("more", nargs=-1)
 def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, per_cell: bool,
-                    data_path: str | None, knowledge_dir: str | None, more: tuple[str, ...]) -> None:
+                    contexts: tuple[str, ...], data_path: str | None, knowledge_dir: str | None,
+                    more: tuple[str, ...]) -> None:
     """Predict mean expression for perturbation conditions with a fitted run folder.
 
     Example: biodsnn predict run/ --perturbations "FOSB+CEBPB" ETS2 -o pred.h5ad
@@ -100,8 +111,13 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, p
         cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         data = load_perturb_data(data_path, **((cfg.get("data") or {}).get("options") or {}))
     model = BioDSNN.load(run_dir, data=data, knowledge=knowledge_dir)
-    adata = model.predict([*perturbations, *more], per_cell=per_cell)
-    check_predictions(adata.X, adata.obs["condition"].tolist())
+    from biodsnn.data.conditions import CONTEXT_SEP
+
+    names = [*perturbations, *more]
+    if contexts:
+        names = [f"{ctx}{CONTEXT_SEP}{p}" for ctx in contexts for p in names]
+    adata = model.predict(names, per_cell=per_cell)
+    check_predictions(adata.X, adata.obs["condition"].astype(str).tolist())
     with atomic_output(output, suffix=".h5ad") as tmp:
         adata.write_h5ad(tmp)
     click.echo(f"{output}: {adata.n_obs} predictions × {adata.n_vars} genes")

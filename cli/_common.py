@@ -39,7 +39,8 @@ class FriendlyGroup(click.Group):
 
 
 CONVENTION_CHOICE = click.Choice(["gears", "perturbench", "pertpy", "cell-eval"])
-LOADER_OPTION_NAMES = ("convention", "condition_key", "control_label", "delimiter", "gene_name_key", "normalize")
+LOADER_OPTION_NAMES = ("convention", "condition_key", "control_label", "delimiter", "gene_name_key", "context_key",
+                       "normalize")
 
 
 def data_options(
@@ -62,6 +63,11 @@ def data_options(
             click.option("--delimiter", default=None, help="Separator between genes of a combination (default +)."),
             click.option(
                 "--gene-name-key", default=None, help="var column with gene symbols (default gene_name or var_names)."
+            ),
+            click.option(
+                "--context-key", default=None,
+                help="obs column holding the context (cell type or line; default cell_type when present). With "
+                "several values each (context, perturbation) pair is a unit with its own context's control.",
             ),
             click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
         ]

@@ -172,6 +172,11 @@ def bundle(**kw: Any) -> None:
         f"{c['coexpression_edges']} co-expression edges, mask {c['mask_pairs']} pairs (density {m['density']:.4f}; "
         f"rows covered: reactome {m['genes_covered']['reactome']}, coexpression {m['genes_covered']['coexpression']})"
     )
+    outside = c.get("perturbed_without_go") or []
+    if outside:
+        shown = ", ".join(outside[:10]) + (" …" if len(outside) > 10 else "")
+        click.echo(f"note: {len(outside)} perturbed gene(s) outside the GO graph (no GO neighbours; those perturbed "
+                   f"in training still get a learned embedding): {shown}", err=True)
 
 
 @main.command()

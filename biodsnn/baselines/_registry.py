@@ -101,6 +101,10 @@ class Baseline:
         self.control = np.asarray(data.control_mean, dtype=np.float64)
         self._gene_pos = {g: i for i, g in enumerate(self.genes)}
         self._fitted = False
+        # several contexts (cell types): one copy of this baseline per context, fitted on that context's own
+        # control and training units only (see :meth:`fit`)
+        self._contexts: list[Any] = list(getattr(data, "contexts", [None]))
+        self._parts: dict[Any, Baseline] = {}
 
     # --- helpers available to subclasses -------------------------------------------------------------
     def genes_of(self, condition: str) -> tuple[str, ...]:
@@ -121,10 +125,28 @@ class Baseline:
         Example:
             >>> # get_baseline("additive")(data, split).fit().predict_means(["A+B"])
         """
-        self._fit()
+        if self._contexts != [None]:
+            self._fit_per_context()
+        else:
+            self._fit()
         self._fitted = True
         self._data = None  # nothing but what _fit kept can be used to predict
         return self
+
+    def _fit_per_context(self) -> None:
+        """A copy of this baseline (same options) per context, on the context's data with plain condition names."""
+        import copy
+
+        from biodsnn.data.conditions import split_context
+
+        for ctx in self._contexts:
+            train = [split_context(c)[1] for c in self.train_conditions if split_context(c)[0] == ctx]
+            if not train:  # nothing trained in this context: its units cannot be predicted (see _predict_context)
+                continue
+            part = copy.copy(self)
+            Baseline.__init__(part, self._data.context_view(ctx), _TrainOnly(train))
+            part._contexts = [None]
+            self._parts[ctx] = part.fit()
 
     def predict_means(self, conditions: Sequence[str]) -> np.ndarray:
         """Predicted ``(len(conditions), n_genes)`` mean expression (control + predicted change).
@@ -134,9 +156,24 @@ class Baseline:
         """
         if not self._fitted:
             raise InputError(f"baseline {self.name!r} is not fitted; call .fit() first")
+        if self._parts:
+            return self._predict_per_context(conditions)
         out = np.empty((len(conditions), len(self.genes)))
         for k, c in enumerate(conditions):
             out[k] = self.control + self._predict_delta(c)
+        return out
+
+    def _predict_per_context(self, conditions: Sequence[str]) -> np.ndarray:
+        from biodsnn.data.conditions import split_context
+
+        out = np.empty((len(conditions), len(self.genes)))
+        for k, c in enumerate(conditions):
+            ctx, cond = split_context(c)
+            if ctx not in self._parts:
+                known = ", ".join(str(x) for x in self._parts)
+                raise InputError(f"baseline {self.name!r} cannot predict {c!r}: no training unit in context {ctx!r} "
+                                 f"(fitted contexts: {known}); name units CONTEXT|A+B")
+            out[k] = self._parts[ctx].predict_means([cond])[0]
         return out
 
     def _fit(self) -> None:  # pragma: no cover - abstract
@@ -144,3 +181,10 @@ class Baseline:
 
     def _predict_delta(self, condition: str) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class _TrainOnly:
+    """What :class:`Baseline` reads of a split: its training conditions."""
+
+    def __init__(self, train: Sequence[str]) -> None:
+        self.train = list(train)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biodsnn.data._loading import PerturbData
-from biodsnn.data.conditions import CONTROL, format_condition, parse_condition
+from biodsnn.data.conditions import canonical_condition, parse_condition
 from reactomenet.errors import InputError
 
 if TYPE_CHECKING:
@@ -107,8 +107,8 @@ class BatchIterator:
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        conds = data.conditions if conditions is None else [format_condition(parse_condition(c)) for c in conditions]
-        conds = sorted(set(conds) - {CONTROL})
+        conds = data.conditions if conditions is None else [canonical_condition(c) for c in conditions]
+        conds = sorted(c for c in set(conds) if parse_condition(c))
         if not conds:
             raise InputError("no perturbation conditions to batch; give training conditions (not only ctrl)")
         if len(data.control_cells) == 0:
@@ -116,6 +116,13 @@ class BatchIterator:
         self.data = data
         self.conditions = conds
         self._rows = [data.cells_of(c) for c in conds]
+        # each condition's control pool: its context's control cells (one pool for data of one context)
+        contexts = [data.context_of(c) for c in conds]
+        self._pools = {ctx: data.control_cells_of(ctx) for ctx in dict.fromkeys(contexts)}
+        empty = [str(ctx) for ctx, pool in self._pools.items() if len(pool) == 0]
+        if empty:
+            raise InputError(f"context(s) {', '.join(empty)} have no control cells to pair with perturbed cells")
+        self._context_of = contexts
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
@@ -155,8 +162,15 @@ class BatchIterator:
             cell_seq = np.concatenate(self._rows)
             perm = rng.permutation(len(cell_seq))
             cond_seq, cell_seq = cond_seq[perm], cell_seq[perm]
-        ctrl = self.data.control_cells
-        ctrl_seq = ctrl[rng.integers(0, len(ctrl), size=len(cell_seq))]
+        if len(self._pools) == 1:
+            ctrl = next(iter(self._pools.values()))
+            ctrl_seq = ctrl[rng.integers(0, len(ctrl), size=len(cell_seq))]
+        else:  # a control of the cell's own context
+            ctrl_seq = np.empty(len(cell_seq), dtype=np.int64)
+            u = rng.random(len(cell_seq))
+            for ctx, pool in self._pools.items():
+                at = np.isin(cond_seq, [i for i, c in enumerate(self._context_of) if c == ctx])
+                ctrl_seq[at] = pool[np.minimum((u[at] * len(pool)).astype(np.int64), len(pool) - 1)]
         n = len(cell_seq)
         if self.single_condition:
             bounds, start = [], 0

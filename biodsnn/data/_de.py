@@ -128,15 +128,20 @@ def _group_stats(x: sp.csr_matrix | np.ndarray, groups: list[np.ndarray]) -> tup
     return n, mean, var
 
 
-def _welch(data: PerturbData, conditions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Welch t scores (n_cond, G) and the group means (control first)."""
-    groups = [data.control_cells] + [data.cells_of(c) for c in conditions]
+def _welch(data: PerturbData, conditions: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Welch t scores (n_cond, G), the conditions' means and each condition's own control mean (its context's)."""
+    contexts = [data.context_of(c) for c in conditions]
+    order = list(dict.fromkeys(contexts))
+    controls = [data.control_cells_of(ctx) for ctx in order]
+    groups = controls + [data.cells_of(c) for c in conditions]
     n, mean, var = _group_stats(data.X, groups)
+    k = len(order)
+    ref = np.array([order.index(ctx) for ctx in contexts], dtype=np.int64)  # each condition's control group
     with np.errstate(invalid="ignore", divide="ignore"):
-        denom = np.sqrt(var[1:] / n[1:] + var[:1] / n[:1])
-        scores = (mean[1:] - mean[:1]) / denom
+        denom = np.sqrt(var[k:] / n[k:] + var[ref] / n[ref])
+        scores = (mean[k:] - mean[ref]) / denom
     scores[~np.isfinite(scores)] = 0.0
-    return scores, mean
+    return scores, mean[k:], mean[ref]
 
 
 def welch_t_scores(data: PerturbData, conditions: Sequence[str]) -> np.ndarray:
@@ -155,9 +160,9 @@ def _wilcoxon_scores(data: PerturbData, conditions: Sequence[str]) -> np.ndarray
     import scanpy as sc
 
     out = np.zeros((len(conditions), len(data.genes)))
-    ctrl = data.control_cells
     gene_pos = data.gene_index
     for i, cond in enumerate(conditions):
+        ctrl = data.control_cells_of(data.context_of(cond))  # the unit's own control
         rows = np.concatenate([ctrl, data.cells_of(cond)])
         sub = data.adata[rows].copy()
         sub.obs["_group"] = pd.Categorical(["ctrl"] * len(ctrl) + ["pert"] * (len(rows) - len(ctrl)))
@@ -178,7 +183,9 @@ def rank_de_genes(
     conditions: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> DEGenes:
-    """Rank genes of each condition against control by absolute score and keep the top ``n_top``.
+    """Rank genes of each condition against its own control by absolute score and keep the top ``n_top``.
+
+    With several contexts a unit ``CONTEXT|A`` is ranked against that context's control cells.
 
     ``t-test`` is computed here, vectorised over sparse X (Welch's t, as scanpy's ``rank_genes_groups(method=
     "t-test")``); ``wilcoxon`` uses scanpy per condition (slower). The non-dropout variant follows GEARS: genes whose
@@ -221,17 +228,17 @@ def rank_de_genes(
                 data._de_cache[key] = cached
                 return cached
     if method == "t-test":
-        scores, means = _welch(data, conds)
-        cond_means, ctrl_zero = means[1:], means[0] == 0
+        scores, cond_means, ctrl_means = _welch(data, conds)
     else:
         scores = _wilcoxon_scores(data, conds)
-        cond_means, ctrl_zero = data.condition_means(conds), data.control_mean == 0
+        cond_means, ctrl_means = data.condition_means(conds), data.control_means(conds)
+    ctrl_zero_all = ctrl_means == 0
     order = np.argsort(-np.abs(scores), axis=1, kind="stable")
     top, non_dropout = {}, {}
     for i, cond in enumerate(conds):
         top[cond] = order[i, :n_top].astype(np.int64)
         pert_zero = cond_means[i] == 0
-        keep = ~pert_zero | ctrl_zero  # non-zero in the condition, or a true zero (zero in control too)
+        keep = ~pert_zero | ctrl_zero_all[i]  # non-zero in the condition, or a true zero (zero in control too)
         ranked = order[i][keep[order[i]]]
         non_dropout[cond] = ranked[:n_top].astype(np.int64)
     result = DEGenes(list(data.genes), top, non_dropout, method, n_top, data.fingerprint)

@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biodsnn.data.conditions import CONTROL, DELIMITER, delimiter_hint, format_condition, parse_condition
+from biodsnn.data.conditions import (
+    CONTEXT_SEP,
+    CONTROL,
+    DELIMITER,
+    canonical_condition,
+    delimiter_hint,
+    format_condition,
+    format_unit,
+    parse_condition,
+    split_context,
+)
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 
 if TYPE_CHECKING:
@@ -31,6 +41,8 @@ CONVENTIONS: dict[str, dict[str, str]] = {
     "cell-eval": {"condition_key": "target_gene", "control_label": "non-targeting", "delimiter": "+"},
 }
 
+#: The obs column read as the context (cell type or line) when the user names none; absent = one context.
+CONTEXT_KEY = "cell_type"
 #: Where the simulator stores the noise-free truth (see docs/data.md).
 TRUTH_KEY = "biodsnn_truth"
 TARGET_SUM = 1e4
@@ -97,7 +109,9 @@ class PerturbData:
     """A perturbation dataset: log-normalised AnnData with canonical condition names.
 
     Build it with :func:`load_perturb_data`. ``adata.obs["condition"]`` holds canonical names (``ctrl``, ``A+ctrl``,
-    ``A+B``); ``X`` is CSR float32 or dense float32 and is never densified whole.
+    ``A+B``); ``X`` is CSR float32 or dense float32 and is never densified whole. With several contexts (cell types)
+    the names are units ``CONTEXT|A+B`` and each context has its own control ``CONTEXT|ctrl``
+    (``adata.obs["context"]`` holds the context): a unit's control is its context's control, never a pool.
 
     Example:
         >>> from biodsnn.data import simulate
@@ -116,11 +130,14 @@ class PerturbData:
         bounds = np.searchsorted(codes.codes[order], np.arange(len(self._categories) + 1))
         self._cells = {c: order[bounds[i] : bounds[i + 1]].astype(np.int64) for i, c in enumerate(self._categories)}
         self._de_cache: dict[tuple[Any, ...], Any] = {}
+        self._control_means: dict[str | None, np.ndarray] = {}
+        self._views: dict[str | None, PerturbData] = {}
 
     def __repr__(self) -> str:
+        contexts = "" if self.contexts == [None] else f", {len(self.contexts)} contexts"
         return (
             f"PerturbData({self.adata.n_obs} cells × {self.adata.n_vars} genes, {len(self.conditions)} conditions, "
-            f"{len(self.control_cells)} control cells)"
+            f"{len(self.control_cells)} control cells{contexts})"
         )
 
     @property
@@ -140,13 +157,96 @@ class PerturbData:
 
     @cached_property
     def conditions(self) -> list[str]:
-        """Canonical perturbation conditions (without ``ctrl``), sorted."""
-        return sorted(c for c in self._categories if c != CONTROL)
+        """Canonical perturbation conditions (units ``CONTEXT|A+B`` with several contexts; no control), sorted."""
+        return sorted(c for c in self._categories if parse_condition(c))
 
-    @property
+    @cached_property
+    def contexts(self) -> list[str | None]:
+        """The contexts (cell types or lines), sorted; ``[None]`` for data of one context.
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> load_perturb_data(simulate(preset="tiny", seed=0, progress=False)).contexts
+            [None]
+        """
+        found = sorted({c for c in (split_context(u)[0] for u in self._categories) if c is not None})
+        return list(found) if found else [None]
+
+    @staticmethod
+    def context_of(unit: str) -> str | None:
+        """The context of a unit name (None without one).
+
+        Example:
+            >>> PerturbData.context_of("T98G|SOX2+ctrl"), PerturbData.context_of("A+B")
+            ('T98G', None)
+        """
+        return split_context(unit)[0]
+
+    @cached_property
     def control_cells(self) -> np.ndarray:
-        """Row indices of control cells."""
-        return self._cells.get(CONTROL, np.zeros(0, dtype=np.int64))
+        """Row indices of control cells (of every context)."""
+        parts = [self._cells[c] for c in self._categories if not parse_condition(c)]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def control_cells_of(self, context: str | None) -> np.ndarray:
+        """Row indices of one context's control cells (``None``: data of one context).
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> bool((data.control_cells_of(None) == data.control_cells).all())
+            True
+        """
+        if context not in self.contexts:
+            hint = did_you_mean(str(context), [str(c) for c in self.contexts])
+            raise NotFoundError(f"context {context!r} is not in the data{hint} (contexts: "
+                                f"{', '.join(map(str, self.contexts))})")
+        return self._cells.get(format_unit(context, ()), np.zeros(0, dtype=np.int64))
+
+    def control_mean_of(self, context: str | None) -> np.ndarray:
+        """Mean expression of one context's control cells (float32; the context of a unit: ``context_of``)."""
+        if context not in self._control_means:
+            self._control_means[context] = self._row_mean(self.control_cells_of(context))
+        return self._control_means[context]
+
+    def control_means(self, units: Sequence[str]) -> np.ndarray:
+        """Each unit's own control mean, ``(len(units), n_genes)`` float32 (its context's control).
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> data.control_means(data.conditions[:3]).shape[0]
+            3
+        """
+        if not units:
+            return np.zeros((0, self.adata.n_vars), dtype=np.float32)
+        return np.stack([self.control_mean_of(self.context_of(u)) for u in units])
+
+    def context_view(self, context: str | None) -> PerturbData:
+        """The data of one context alone, its unit names without the context prefix (the same object for data of
+        one context). Baselines and DE ranking run per context through it.
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> data.context_view(None) is data
+            True
+        """
+        if self.contexts == [None] and context is None:
+            return self
+        self.control_cells_of(context)  # NotFoundError for an unknown context
+        if context not in self._views:
+            rows = np.sort(np.concatenate([self._cells[u] for u in self._categories if self.context_of(u) == context]))
+            sub = self.adata[rows].copy()
+            sub.obs["condition"] = pd.Categorical([split_context(u)[1] for u in sub.obs["condition"].astype(str)])
+            truth = sub.uns.get(TRUTH_KEY)
+            if truth is not None:
+                names = [str(c) for c in np.asarray(truth["conditions"])]
+                keep = [k for k, u in enumerate(names) if self.context_of(u) == context]
+                sub.uns[TRUTH_KEY] = {"conditions": np.asarray([split_context(names[k])[1] for k in keep]),
+                                      "means": np.asarray(truth["means"])[keep]}
+            self._views[context] = PerturbData(sub, source=self.source, options=self.options)
+        return self._views[context]
 
     def cells_of(self, condition: str) -> np.ndarray:
         """Row indices (int64) of the cells of one condition (canonical or any accepted spelling).
@@ -157,7 +257,7 @@ class PerturbData:
             >>> len(data.cells_of(data.conditions[0])) > 0
             True
         """
-        name = format_condition(parse_condition(condition))
+        name = canonical_condition(condition)
         if name not in self._cells:
             hint = did_you_mean(name, self._categories)
             raise NotFoundError(f"condition {condition!r} is not in the data{hint}; see `biodsnn data info`")
@@ -181,7 +281,8 @@ class PerturbData:
 
     @cached_property
     def control_mean(self) -> np.ndarray:
-        """Mean expression of control cells (float32, one value per gene)."""
+        """Mean expression of control cells (float32, one value per gene); pooled over contexts, so with several
+        contexts use :meth:`control_means` (each unit's own control)."""
         return self._row_mean(self.control_cells)
 
     def condition_means(self, conditions: Sequence[str]) -> np.ndarray:
@@ -319,6 +420,29 @@ def _resolve_convention(
     )
 
 
+def _read_contexts(obs: pd.DataFrame, context_key: str | None, name: str) -> pd.Series | None:
+    """The context of every cell as strings, or None for data of one context (absent column, or one value)."""
+    key = context_key or CONTEXT_KEY
+    if key not in obs.columns:
+        if context_key is not None:
+            cols = ", ".join(map(str, obs.columns)) or "none"
+            raise InputError(f"{name}: obs has no context column {context_key!r} (available: {cols}); pass another "
+                             "--context-key, or none for data of one context")
+        return None
+    values = obs[key]
+    if values.isna().any():
+        raise InputError(f"{name}: {int(values.isna().sum())} cell(s) have no value in obs[{key!r}]; fill or drop "
+                         "them before loading")
+    values = values.astype(str).str.strip()
+    if values.nunique() < 2:
+        return None
+    bad = sorted({v for v in values.unique() if not v or CONTEXT_SEP in v})
+    if bad:
+        raise InputError(f"{name}: context name(s) {bad[:3]} in obs[{key!r}] are empty or contain {CONTEXT_SEP!r}; "
+                         "rename them")
+    return values
+
+
 def load_perturb_data(
     source: str | os.PathLike[str] | anndata.AnnData,
     *,
@@ -327,6 +451,7 @@ def load_perturb_data(
     control_label: str | None = None,
     delimiter: str | None = None,
     gene_name_key: str | None = None,
+    context_key: str | None = None,
     normalize: bool = False,
     perturbable_genes: Iterable[str] | None = None,
     on_unknown: Literal["warn", "error"] = "warn",
@@ -348,6 +473,8 @@ def load_perturb_data(
         control_label: The label of control cells.
         delimiter: Separator between genes of a combination.
         gene_name_key: var column with gene symbols.
+        context_key: obs column holding the context (cell type or line). Default: ``cell_type`` when present; with
+            more than one value the units become ``CONTEXT|A+B`` and each context needs its own control cells.
         normalize: X holds raw counts: normalise to 1e4 per cell and log1p.
         perturbable_genes: Optional gene universe (a bundle's perturbable genes) to check perturbed genes against.
         on_unknown: With ``perturbable_genes``: ``warn`` (default) or raise ``error`` on unknown genes.
@@ -429,6 +556,17 @@ def load_perturb_data(
             f"{name}: no control cells labelled {control_label!r} in obs[{condition_key!r}] (values: {shown} …); "
             "pass control_label / --control-label"
         )
+    context = _read_contexts(adata.obs, context_key, name)
+    if context is not None:
+        missing = sorted(set(context) - set(context[canonical == CONTROL]))
+        if missing:
+            raise InputError(
+                f"{name}: context(s) {', '.join(missing[:5])} in obs[{context_key or CONTEXT_KEY!r}] have no control "
+                f"cells labelled {control_label!r}; every context needs its own controls (a pooled control is no "
+                "control for any of them), or drop those cells"
+            )
+        canonical = context.str.cat(canonical, sep=CONTEXT_SEP)
+        adata.obs["context"] = pd.Categorical(context)
     if condition_key != "condition" and "condition" in adata.obs.columns:
         adata.obs["condition_original"] = adata.obs["condition"]
     adata.obs["condition"] = pd.Categorical(canonical)
@@ -500,6 +638,7 @@ def load_perturb_data(
         "control_label": control_label,
         "delimiter": delimiter,
         "gene_name_key": gene_name_key,
+        "context_key": context_key,
         "normalize": normalize,
     }
     data = PerturbData(adata, source=None if name == "<AnnData>" else name, options=options)
@@ -515,6 +654,7 @@ def load_perturb_data(
 
 
 __all__ = [
+    "CONTEXT_KEY",
     "CONVENTIONS",
     "DELIMITER",
     "PerturbData",

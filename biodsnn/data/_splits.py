@@ -13,12 +13,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from biodsnn.data.conditions import CONTROL, format_condition, parse_condition
+from biodsnn.data.conditions import canonical_condition, parse_condition, split_context
 from reactomenet.errors import InputError, NotFoundError
 from reactomenet.io import write_json
 
-SplitKind = Literal["simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "no_test", "custom"]
-KINDS: tuple[str, ...] = ("simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "no_test", "custom")
+SplitKind = Literal["simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "transfer", "no_test",
+                    "custom"]
+KINDS: tuple[str, ...] = ("simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "transfer", "no_test",
+                          "custom")
+#: Subgroup of a unit held out in its context while the same perturbation is trained in another context.
+TRANSFER = "context_transfer"
 _FORMAT = "biodsnn.split/1"
 
 
@@ -296,13 +300,34 @@ def _seen_k(cond: str, held: set[str]) -> int:
 
 
 def _subgroups(split_conds: Iterable[str], train: Iterable[str]) -> dict[str, str]:
+    train = list(train)
     seen = _genes(train)
+    trained = {split_context(c)[1] for c in train}  # perturbations trained in some context
     out = {}
     for c in split_conds:
         g = parse_condition(c)
         k = sum(x in seen for x in g)
-        out[c] = ("seen_single" if k else "unseen_single") if len(g) == 1 else f"combo_seen{k}"
+        if split_context(c)[0] is not None and split_context(c)[1] in trained:
+            out[c] = TRANSFER
+        else:
+            out[c] = ("seen_single" if k else "unseen_single") if len(g) == 1 else f"combo_seen{k}"
     return out
+
+
+def _transfer(perts: list[str], fraction: float, rng: np.random.Generator) -> tuple[list, list]:
+    """Hold ``fraction`` of the perturbations measured in several contexts out of one context each: (train, test)."""
+    contexts: dict[str, list[str]] = {}
+    for u in perts:
+        ctx, cond = split_context(u)
+        if ctx is not None:
+            contexts.setdefault(cond, []).append(u)
+    shared = sorted(c for c, units in contexts.items() if len(units) >= 2)
+    if not shared:
+        raise InputError("a transfer split needs perturbations measured in at least two contexts (a context column "
+                         "such as cell_type with several values); use kind='single' or 'simulation'")
+    held = _choice(rng, shared, _n_of(len(shared), fraction))
+    test = sorted(contexts[c][int(rng.integers(len(contexts[c])))] for c in held)
+    return sorted(set(perts) - set(test)), test
 
 
 def make_split(
@@ -329,6 +354,9 @@ def make_split(
         ``combo_seen0`` / ``combo_seen1``: hold out genes so that a fraction of combos has 0 (or 1) gene seen; test =
             everything touching a held-out gene (combos with seen genes held out in seen0 are excluded).
         ``combo_seen2``: a fraction of combos whose genes all have singles is tested.
+        ``transfer`` (covariate transfer, for data of several contexts): ``test_fraction`` of the perturbations
+            measured in several contexts are each held out of one context (subgroup ``context_transfer``) while
+            their other contexts stay in training; validation likewise.
         ``no_test``: a random ``val_fraction`` of conditions for validation, no test.
         ``custom``: ``mapping`` condition → ``train`` | ``val`` | ``test``; conditions not in it are excluded.
 
@@ -355,7 +383,7 @@ def make_split(
     """
     if kind not in KINDS:
         raise InputError(f"unknown split kind {kind!r}; choose one of {', '.join(KINDS)}")
-    perts = sorted({format_condition(parse_condition(c)) for c in conditions} - {CONTROL})
+    perts = sorted({u for u in map(canonical_condition, conditions) if parse_condition(u)})
     if not perts:
         raise InputError("no perturbation conditions to split; the data has only control cells")
     rng = np.random.default_rng(seed)
@@ -368,12 +396,12 @@ def make_split(
         canon: dict[str, str] = {}
         spelled: dict[str, str] = {}
         for c, v in mapping.items():
-            name = format_condition(parse_condition(c))
+            name = canonical_condition(c)
             if name in canon:
                 raise InputError(f"custom split lists {spelled[name]!r} and {c!r}, the same condition {name}, twice; "
                                  "give each condition one split")
             canon[name], spelled[name] = str(v).strip().lower(), str(c)
-        canon.pop(CONTROL, None)
+        canon = {c: v for c, v in canon.items() if parse_condition(c)}
         bad = sorted({v for v in canon.values() if v not in ("train", "val", "test")})
         if bad:
             raise InputError(f"custom split uses unknown set name(s) {bad}; use train, val or test")
@@ -399,6 +427,10 @@ def make_split(
                     raise InputError(f"{name} must lie strictly between 0 and 1, got {v}")
             train, test = _simulation(perts, train_gene_fraction, combo_seen2_train_fraction, rng)
             train, val = _simulation(train, val_train_gene_fraction, val_combo_seen2_train_fraction, rng)
+        elif kind == "transfer":
+            params = {"test_fraction": test_fraction, "val_fraction": val_fraction}
+            train, test = _transfer(perts, test_fraction, rng)
+            train, val = _transfer(train, val_fraction, rng)
         elif kind == "no_test":
             params = {"val_fraction": val_fraction}
             val = _choice(rng, perts, _n_of(len(perts), val_fraction))

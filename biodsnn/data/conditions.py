@@ -3,6 +3,10 @@
 GEARS' convention, canonicalised: ``ctrl`` for control, ``A+ctrl`` for a single, ``A+B`` (genes sorted) for a
 double, ``A+B+C`` for more. Other conventions (PerturBench ``control``, cell-eval ``non-targeting``, a bare ``A``)
 are read through the ``control_label`` and ``delimiter`` options and always written back canonically.
+
+With several contexts (cell types or lines) the unit of a dataset is a (context, perturbation) pair, written
+``CONTEXT|A+B`` (``T98G|SOX2+ctrl``, ``T98G|ctrl`` for that line's control): :func:`parse_condition` ignores the
+context, :func:`split_context` and :func:`format_unit` read and write it, :func:`canonical_condition` keeps it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ DELIMITER = "+"
 #: How a missing label reads once written as text (pandas, R, JSON): never a gene.
 MISSING_VALUES = frozenset({"nan", "none", "null", "na", "<na>", "n/a"})
 #: Separators other tools write between the genes of a combination.
-OTHER_DELIMITERS = ("_", "|", ";", ",", "/", ":", "&", " ")
+OTHER_DELIMITERS = ("_", ";", ",", "/", ":", "&", " ")  # not "|": it separates a context
 
 
 def delimiter_hint(gene: str, delimiter: str = DELIMITER, genes: Iterable[str] | None = None) -> str:
@@ -40,13 +44,44 @@ def delimiter_hint(gene: str, delimiter: str = DELIMITER, genes: Iterable[str] |
     return ""
 
 
+#: Separates a context from its perturbation in a unit name (``T98G|SOX2+ctrl``).
+CONTEXT_SEP = "|"
+
+
+def split_context(name: str) -> tuple[str | None, str]:
+    """Split a unit name into its context (None without one) and its condition.
+
+    Example:
+        >>> split_context("T98G|SOX2+ctrl"), split_context("A+B")
+        (('T98G', 'SOX2+ctrl'), (None, 'A+B'))
+    """
+    text = str(name).strip()
+    if CONTEXT_SEP not in text:
+        return None, text
+    context, rest = (t.strip() for t in text.split(CONTEXT_SEP, 1))
+    if not context:
+        raise InputError(f"unit {name!r} has an empty context before {CONTEXT_SEP!r}; write CONTEXT{CONTEXT_SEP}A+B")
+    return context, rest
+
+
+def format_unit(context: str | None, genes: Iterable[str]) -> str:
+    """The canonical name of a perturbation of ``genes`` in ``context`` (None: no context).
+
+    Example:
+        >>> format_unit("T98G", ["SOX2"]), format_unit(None, ["B", "A"]), format_unit("U87MG", [])
+        ('T98G|SOX2+ctrl', 'A+B', 'U87MG|ctrl')
+    """
+    cond = format_condition(genes)
+    return cond if context is None else f"{context}{CONTEXT_SEP}{cond}"
+
+
 def parse_condition(
     name: str, *, control_label: str | Iterable[str] = CONTROL, delimiter: str = DELIMITER
 ) -> tuple[str, ...]:
     """Return the perturbed genes of a condition name, sorted; ``()`` for control.
 
     Tokens equal to the control label (and always ``ctrl``) are dropped, so ``A+ctrl``, ``ctrl+A`` and a bare ``A``
-    are the same single. Surrounding whitespace is ignored.
+    are the same single. Surrounding whitespace and a context prefix (``T98G|``) are ignored.
 
     Args:
         name: The condition as written in the file (``"B+A"``, ``"A+ctrl"``, ``"non-targeting"``).
@@ -68,7 +103,7 @@ def parse_condition(
     """
     labels = {control_label} if isinstance(control_label, str) else set(control_label)
     labels.add(CONTROL)
-    text = str(name).strip()
+    text = split_context(name)[1]
     if not text:
         raise InputError("empty condition name: every cell needs a condition (use the control label for controls)")
     if text in labels:
@@ -103,15 +138,16 @@ def format_condition(genes: Iterable[str]) -> str:
 
 
 def canonical_condition(name: str, *, control_label: str | Iterable[str] = CONTROL, delimiter: str = DELIMITER) -> str:
-    """Return the canonical spelling of a condition name.
+    """Return the canonical spelling of a condition (or unit) name; a context prefix is kept.
 
     Example:
-        >>> canonical_condition("B+A"), canonical_condition("A")
-        ('A+B', 'A+ctrl')
+        >>> canonical_condition("B+A"), canonical_condition("A"), canonical_condition("T98G|SOX2")
+        ('A+B', 'A+ctrl', 'T98G|SOX2+ctrl')
         >>> canonical_condition("control", control_label="control")
         'ctrl'
     """
-    return format_condition(parse_condition(name, control_label=control_label, delimiter=delimiter))
+    context, rest = split_context(name)
+    return format_unit(context, parse_condition(rest, control_label=control_label, delimiter=delimiter))
 
 
 def condition_genes(conditions: Iterable[str]) -> list[str]:

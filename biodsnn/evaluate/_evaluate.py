@@ -80,7 +80,9 @@ class EvaluationResult:
             ``true``) and the GI scores.
         models: model names in the order given.
         conditions: evaluated conditions, in order; ``subgroups`` maps each to its subgroup.
-        genes: gene names; ``control``: control mean; ``observed``: ``(n_cond, n_genes)`` true means;
+        genes: gene names; ``control``: control mean (pooled over contexts); ``controls``: ``(n_cond, n_genes)``
+            each condition's own control mean (its context's), the reference of every change;
+            ``observed``: ``(n_cond, n_genes)`` true means;
             ``predicted``: model → ``(n_cond, n_genes)``; ``de_top``: condition → top-20 DE gene indices.
         settings: n_boot, seed, ci level and the other options used.
     """
@@ -97,6 +99,15 @@ class EvaluationResult:
     predicted: Mapping[str, np.ndarray]
     de_top: Mapping[str, np.ndarray]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    controls: np.ndarray | None = None
+
+    def control_of(self, k: int) -> np.ndarray:
+        """The control mean that condition ``k``'s changes are measured from (its context's).
+
+        Example:
+            >>> # result.observed[0] - result.control_of(0)   # the true change of the first condition
+        """
+        return self.control if self.controls is None else self.controls[k]
 
     def score(self, model: str, metric: str, subgroup: str = OVERALL, reference: str = "observed") -> MetricSummary:
         """The summary of one model × metric × subgroup.
@@ -163,6 +174,20 @@ class EvaluationResult:
 def _gene_index(data: Any, genes: Sequence[str]) -> np.ndarray:
     pos = {g: i for i, g in enumerate(data.genes)}
     return np.array([pos[g] for g in genes if g in pos], dtype=np.int64)
+
+
+def _context(unit: str) -> str | None:
+    from biodsnn.data.conditions import split_context
+
+    return split_context(unit)[0]
+
+
+def _unit_controls(data: Any, units: Sequence[str]) -> np.ndarray:
+    """``(len(units), n_genes)`` control mean of each unit: its context's (the pooled control for data without
+    contexts, or a stand-in data object that has only ``control_mean``)."""
+    if hasattr(data, "control_means"):
+        return np.asarray(data.control_means(units), dtype=np.float64)
+    return np.tile(np.asarray(data.control_mean, dtype=np.float64), (len(units), 1))
 
 
 def _stack_truth(truth: Mapping[str, np.ndarray], conds: Sequence[str], n_genes: int) -> np.ndarray:
@@ -232,19 +257,22 @@ def evaluate(
     n_genes = len(data.genes)
     ctrl = np.asarray(data.control_mean, dtype=np.float64)
 
-    # doubles whose two singles were measured, for the GI analysis
-    singles = {data.condition_genes(c)[0]: c for c in data.conditions if len(data.condition_genes(c)) == 1}
+    # doubles whose two singles were measured (in the same context), for the GI analysis
+    singles = {(_context(c), data.condition_genes(c)[0]): c for c in data.conditions
+               if len(data.condition_genes(c)) == 1}
     gi_rows: list[tuple[int, str, str]] = []
     if gi and any(get_metric(m).kind in ("gi_double", "gi_set") for m in selected):
         for k, c in enumerate(conds):
-            g = data.condition_genes(c)
-            if len(g) == 2 and g[0] in singles and g[1] in singles:
-                gi_rows.append((k, singles[g[0]], singles[g[1]]))
+            g, ctx = data.condition_genes(c), _context(c)
+            if len(g) == 2 and (ctx, g[0]) in singles and (ctx, g[1]) in singles:
+                gi_rows.append((k, singles[ctx, g[0]], singles[ctx, g[1]]))
     extra = sorted({s for _, a, b in gi_rows for s in (a, b)} - set(conds))
     all_conds = conds + extra
     pos = {c: i for i, c in enumerate(all_conds)}
 
     observed_all = np.asarray(data.condition_means(all_conds), dtype=np.float64)
+    ctrl_all = _unit_controls(data, all_conds)  # each unit's own control (its context's)
+    ctrl_n = ctrl_all[: len(conds)]
     references: dict[str, np.ndarray] = {"observed": observed_all}
     use_truth = getattr(data, "true_means", None) is not None if noise_free is None else noise_free
     if use_truth:
@@ -258,8 +286,10 @@ def evaluate(
         idx_sets["de20_nd"] = [np.asarray(de.top_non_dropout[c], dtype=np.int64) for c in conds]
     except KeyError as exc:
         raise InputError(f"no DE genes for condition {exc}; rank DE genes on the same data") from None
-    top_ctrl = top_expressed(ctrl, n_top_expressed)
-    idx_sets["ctrl_top1000"] = [top_ctrl] * len(conds)
+    top_of = {}
+    for row in ctrl_n:  # one ranking per distinct control (per context)
+        top_of.setdefault(row.tobytes(), top_expressed(row, n_top_expressed))
+    idx_sets["ctrl_top1000"] = [top_of[row.tobytes()] for row in ctrl_n]
     targets = [_gene_index(data, data.condition_genes(c)) for c in conds]
 
     predicted: dict[str, np.ndarray] = {}
@@ -278,8 +308,8 @@ def evaluate(
     n = len(conds)
     for ref, truth_all in references.items():
         truth = truth_all[:n]
-        true_gi = {k: gi_scores(truth_all[pos[a]] - ctrl, truth_all[pos[b]] - ctrl, truth[k] - ctrl, seed=seed)
-                   for k, a, b in gi_rows}
+        true_gi = {k: gi_scores(truth_all[pos[a]] - ctrl_n[k], truth_all[pos[b]] - ctrl_n[k], truth[k] - ctrl_n[k],
+                                seed=seed) for k, a, b in gi_rows}
         for k, sc in true_gi.items():
             gi_table.append({"model": "truth", "condition": conds[k], "subgroup": subgroups[k], "reference": ref,
                              "source": "true", **{c: getattr(sc, c) for c in GI_COLUMNS}})
@@ -291,14 +321,14 @@ def evaluate(
                 if spec.kind == "perturbation":
                     sets = idx_sets[spec.gene_set]
                     for k in range(n):
-                        vals[k] = spec.func(pred[k], truth[k], ctrl, sets[k])
+                        vals[k] = spec.func(pred[k], truth[k], ctrl_n[k], sets[k])
                 elif spec.kind == "cross":
-                    vals = discrimination_ranks(pred - ctrl, truth - ctrl, targets)
+                    vals = discrimination_ranks(pred - ctrl_n, truth - ctrl_n, targets)
                 elif spec.kind in ("gi_double", "gi_set") and gi_rows:
                     key = (name, ref)
                     if key not in set_values:
-                        pred_gi = {k: gi_scores(pred_all[pos[a]] - ctrl, pred_all[pos[b]] - ctrl, pred[k] - ctrl,
-                                                seed=seed) for k, a, b in gi_rows}
+                        pred_gi = {k: gi_scores(pred_all[pos[a]] - ctrl_n[k], pred_all[pos[b]] - ctrl_n[k],
+                                                pred[k] - ctrl_n[k], seed=seed) for k, a, b in gi_rows}
                         for k, sc in pred_gi.items():
                             gi_table.append({"model": name, "condition": conds[k], "subgroup": subgroups[k],
                                              "reference": ref, "source": "pred",
@@ -372,6 +402,7 @@ def evaluate(
         subgroups=dict(zip(conds, subgroups, strict=True)),
         genes=tuple(data.genes),
         control=ctrl,
+        controls=ctrl_n,
         observed=observed_all[:n],
         predicted={k: v[:n] for k, v in predicted.items()},
         de_top={c: idx_sets["de20"][k] for k, c in enumerate(conds)},

@@ -172,7 +172,7 @@ def _choose_combos(result: EvaluationResult, n: int = 4) -> list[str]:
     for c in pool:
         k = result.conditions.index(c)
         top = result.de_top[c]
-        effect.append(float(np.abs(result.observed[k, top] - result.control[top]).mean()))
+        effect.append(float(np.abs(result.observed[k, top] - result.control_of(k)[top]).mean()))
     order = np.argsort(-np.asarray(effect), kind="stable")[:n]
     return [pool[i] for i in order]
 

@@ -167,6 +167,12 @@ class BioDSNNModule(nn.Module):
             control level. It has no per-gene weights, so what it learns from the training perturbations holds for a
             gene never perturbed in training; the per-gene readouts memorise the genes they were trained on. Needs
             ``pert_gene``.
+        context_start: vocabulary index of the first context token (data of several contexts): a row's token
+            says which context it is in. Composed, each member's pass carries the row's context token, so a
+            member's effect is its effect in that context; the joint pass carries it too.
+        mean_effect: ``[n_contexts, G]`` (one row without contexts): a learned per-context effect added to every
+            perturbation, initialised to the mean change of the context's training perturbations, so the untrained
+            network is the mean baseline and training learns what a perturbation adds to it; None: no such term.
 
     Example:
         >>> ei = torch.tensor([[0, 1], [1, 0]])
@@ -185,7 +191,8 @@ class BioDSNNModule(nn.Module):
                  single_seen: torch.Tensor | None = None, control_init: torch.Tensor | None = None,
                  control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True,
                  pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False,
-                 compose_members: bool = False, own_gene_head: bool = False) -> None:
+                 compose_members: bool = False, own_gene_head: bool = False, context_start: int | None = None,
+                 mean_effect: torch.Tensor | None = None) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
@@ -255,6 +262,9 @@ class BioDSNNModule(nn.Module):
             self.perturbed_marker = nn.Parameter(torch.randn(hidden))
             # shared readout: what it learns about "a perturbed gene" holds for every gene; zero, so untrained = 0
             self.shared_w1 = nn.Parameter(torch.zeros(hidden))
+        self.context_start = context_start
+        self.mean_effect = (nn.Parameter(torch.as_tensor(mean_effect, dtype=torch.float32).clone())
+                            if mean_effect is not None else None)
         self.joint_w1: nn.Parameter | None = None
         self.compose_members = bool(compose_members) and not self.variant.additive_prior
         if self.compose_members:
@@ -342,9 +352,9 @@ class BioDSNNModule(nn.Module):
         observed single effects: the additive prediction.
         """
         if self.compose_members:
-            return self._composed(cond_perts)
+            return self._with_mean(cond_perts, self._composed(cond_perts))
         if not self.variant.additive_prior:
-            return self._knowledge_stream(cond_perts)
+            return self._with_mean(cond_perts, self._knowledge_stream(cond_perts))
         valid = cond_perts >= 0
         multi = valid.sum(1) >= 2
         rows, others = multi.nonzero(as_tuple=True)[0], (~multi).nonzero(as_tuple=True)[0]
@@ -362,15 +372,43 @@ class BioDSNNModule(nn.Module):
         out = out.index_add(0, rows[member_row], estimate[inverse])
         return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
 
+    def _split_context(self, cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gene members of each row (context tokens padded out) and each row's context (−1: none)."""
+        if self.context_start is None:
+            return cond_perts, torch.full((len(cond_perts),), -1, dtype=torch.long, device=cond_perts.device)
+        is_ctx = cond_perts >= self.context_start
+        context = torch.where(is_ctx, cond_perts - self.context_start, -1).max(1).values if cond_perts.shape[1] \
+            else torch.full((len(cond_perts),), -1, dtype=torch.long, device=cond_perts.device)
+        return torch.where(is_ctx, -1, cond_perts), context
+
+    def _with_mean(self, cond_perts: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Add the per-context mean effect to every row that perturbs a gene (controls stay at no change)."""
+        if self.mean_effect is None:
+            return out
+        genes, context = self._split_context(cond_perts)
+        perturbed = ((genes >= 0).sum(1) > 0).to(out.dtype).unsqueeze(1)
+        return out + perturbed * self.mean_effect[context.clamp(min=0)]
+
     def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each
-        multi-gene condition through its own readout."""
+        multi-gene condition through its own readout. With contexts a member is (gene, the row's context token)."""
         out = self.gene_b1.new_zeros(len(cond_perts), self.n_genes)  # the control: no change
-        singles, inverse, owner = _distinct_members(cond_perts)
-        if len(singles) == 0:
-            return out
-        out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse])
-        multi = ((cond_perts >= 0).sum(1) >= 2).nonzero(as_tuple=True)[0]
+        genes, context = self._split_context(cond_perts)
+        if self.context_start is None:
+            singles, inverse, owner = _distinct_members(genes)
+            if len(singles) == 0:
+                return out
+            out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse])
+        else:
+            valid = genes >= 0
+            owner = valid.nonzero(as_tuple=True)[0]
+            token = torch.where(context >= 0, context + self.context_start, -1)
+            pairs = torch.stack([genes[valid], token[owner]], 1)  # (gene, its row's context token)
+            if len(pairs) == 0:
+                return out
+            distinct, inverse = torch.unique(pairs, dim=0, return_inverse=True)
+            out = out.index_add(0, owner, self._knowledge_stream(distinct)[inverse])
+        multi = ((genes >= 0).sum(1) >= 2).nonzero(as_tuple=True)[0]
         if len(multi):
             out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True))
         return out

@@ -26,7 +26,8 @@ def perturbation_loss(pred: torch.Tensor, target: torch.Tensor, ctrl_mean: torch
     compares means.
 
     Args:
-        pred: predictions ``[B, G]``. target: observed ``[B, G]``. ctrl_mean: control mean ``[G]``.
+        pred: predictions ``[B, G]``. target: observed ``[B, G]``.
+        ctrl_mean: control mean ``[G]``, or ``[n_cond, G]`` (each condition's own control, e.g. its context's).
         cell_condition: ``[B]`` index of each cell's condition in ``keep``. keep: ``[C, G]`` bool.
         level: ``"cell"`` (GEARS) or ``"mean"`` (per-condition means).
 
@@ -43,9 +44,13 @@ def perturbation_loss(pred: torch.Tensor, target: torch.Tensor, ctrl_mean: torch
         pred = pred.new_zeros(n_cond, pred.shape[1]).index_add_(0, cell_condition, pred)[present]
         target = target.new_zeros(n_cond, target.shape[1]).index_add_(0, cell_condition, target)[present]
         pred, target = pred / count[present, None], target / count[present, None]
+        if ctrl_mean.dim() == 2:
+            ctrl_mean = ctrl_mean[present]
         keep, cell_condition, n_cond = keep[present], torch.arange(len(present), device=pred.device), len(present)
     elif level != "cell":
         raise InputError(f"unknown loss level {level!r}: choose 'cell' (GEARS) or 'mean'")
+    if ctrl_mean.dim() == 2:  # one control per condition (its context's)
+        ctrl_mean = ctrl_mean[cell_condition]
     keep_cells = keep[cell_condition].to(pred.dtype)  # [B, G]
     err = (pred - target).abs().pow(2.0 + gamma) * keep_cells
     true_dir = torch.sign(target - ctrl_mean)

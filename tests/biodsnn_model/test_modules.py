@@ -446,3 +446,47 @@ def test_own_gene_head_touches_only_the_perturbed_genes_own_columns() -> None:
     expected[0, PERT_GENE[[0, 3]]] = True
     expected[1, PERT_GENE[5]] = True
     assert torch.equal(changed, expected)
+
+
+def _context_module(mean_effect: torch.Tensor | None = None) -> BioDSNNModule:
+    """10 vocabulary entries: genes 0–7 and context tokens 8, 9 (two contexts)."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    coexpr = torch.randint(0, 12, (2, 30), generator=g)
+    go = torch.randint(0, 8, (2, 25), generator=g)
+    return BioDSNNModule(12, 10, coexpr_edge_index=coexpr, go_edge_index=go,
+                         mask_edge_index=random_mask(12, 0.25, 1, isolated=(3,)), variant="full", hidden=8, n_heads=2,
+                         d_ff=16, vae_intermediate=6, vae_latent=3, mark_perturbed=True, pert_gene=PERT_GENE[:10],
+                         compose_members=True, own_gene_head=True, context_start=8, mean_effect=mean_effect).eval()
+
+
+def test_composed_knowledge_with_contexts_equals_a_loop_over_members_in_their_context() -> None:
+    """With contexts a member's pass carries its row's context token: Σ_p K({p, ctx}) + J(c ∪ {ctx}) + mean(ctx)."""
+    mean = torch.randn(2, 12, generator=torch.Generator().manual_seed(3))
+    m = _context_module(mean)
+    with torch.no_grad():
+        m.gene_w1.normal_()
+        m.joint_w1.normal_()
+    cond_perts = torch.tensor([[0, 3, 8], [5, 9, -1], [9, -1, -1], [2, 4, 9], [3, 0, 8], [0, 8, -1], [0, 9, -1]])
+    fast = m.knowledge(cond_perts)
+    for row, perts in zip(fast, cond_perts.tolist(), strict=True):
+        ctx = [p for p in perts if p >= 8]
+        members = [p for p in perts if 0 <= p < 8]
+        expected = sum((m._knowledge_stream(torch.tensor([[p, *ctx]]))[0] for p in members), torch.zeros(12))
+        if len(members) >= 2:
+            expected = expected + m._knowledge_stream(torch.tensor([perts]), joint=True)[0]
+        if members:
+            expected = expected + mean[ctx[0] - 8]
+        assert torch.allclose(row, expected, atol=1e-5)
+    assert torch.equal(fast[2], torch.zeros(12))  # a context's control: no change
+    assert torch.allclose(fast[0], fast[4], atol=1e-6)
+    assert not torch.allclose(fast[5], fast[6], atol=1e-3)  # one gene, two contexts: two effects
+
+
+def test_untrained_module_with_a_mean_effect_is_the_mean_baseline() -> None:
+    mean = torch.randn(2, 12, generator=torch.Generator().manual_seed(4))
+    m = _context_module(mean)
+    out = m.knowledge(torch.tensor([[0, 8], [1, 9], [-1, 8]]))
+    assert torch.allclose(out[0], mean[0]) and torch.allclose(out[1], mean[1])
+    assert torch.equal(out[2], torch.zeros(12))
+    assert any(p is m.mean_effect for p in m.parameters())  # learned, not frozen

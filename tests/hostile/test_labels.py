@@ -126,7 +126,7 @@ def test_parse_of_any_text_is_genes_or_one_input_error(text) -> None:
 
 
 @FAST
-@given(genes.filter(lambda g: len(g) >= 2), st.sampled_from(["_", "|", ";"]))
+@given(genes.filter(lambda g: len(g) >= 2), st.sampled_from(["_", ";", ","]))
 def test_other_delimiters_are_named_when_the_parts_are_genes(gs, sep) -> None:
     from biodsnn.data.conditions import delimiter_hint
 
