@@ -698,7 +698,7 @@ class BioDSNN:
             if not path:
                 raise InputError(f"{run}/config.json records no knowledge path; pass knowledge= to BioDSNN.load")
             knowledge = _load_knowledge(path)
-        if _manifest_sha256(knowledge) != cfg["knowledge"]["manifest_sha256"]:
+        if _manifest_sha256(knowledge) != cfg["knowledge"].get("manifest_sha256"):
             raise InputError(f"the knowledge bundle differs from the one {run} was trained with (manifest hash); "
                              "pass the original bundle")
         hp = dict(cfg["hparams"])
@@ -706,7 +706,7 @@ class BioDSNN:
         hp.setdefault("compose_members", False)
         hp.setdefault("own_gene_head", False)
         hp.setdefault("mean_effect_prior", False)
-        model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
+        model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg.get("seed", 0),
                     device=_saved_device(cfg.get("device", "cpu")), **hp)
         try:
             state = torch.load(weights, map_location=model.device, weights_only=True)
