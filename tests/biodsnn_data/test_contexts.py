@@ -70,7 +70,7 @@ def test_one_value_or_no_column_is_one_context() -> None:
 def test_a_context_without_controls_is_refused_in_one_line() -> None:
     ad = two_lines()
     ad = ad[~((ad.obs.cell_type == "B") & (ad.obs.condition == "control"))].copy()
-    with pytest.raises(InputError, match="B .*no control cells"):
+    with pytest.raises(InputError, match=r"B .*no control cells"):
         load_perturb_data(ad, convention="perturbench")
 
 
