@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from cli._common import FriendlyGroup, data_options, load_data
+from cli._common import FriendlyGroup, celleval_kwargs, celleval_options, data_options, load_data
 
 
 def load_from_options(data_path: str, **values: Any) -> Any:
@@ -191,6 +191,36 @@ def de_command(n_top: int, method: str, output: str, **options: Any) -> None:
     de = rank_de_genes(data, n_top=n_top, method=method)  # type: ignore[arg-type]
     de.save(output)
     click.echo(f"wrote {output}: top {de.n_top} DE genes of {len(de.top)} conditions ({method})")
+
+
+@data_group.command("export")
+@data_options
+@click.option("--split", "split_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="split.json: its test conditions are written (the run's own split, to pair with predictions).")
+@click.option("--format", "fmt", type=click.Choice(["cell-eval"]), default="cell-eval", show_default=True,
+              help="cell-eval: the real side of `cell-eval run` (test conditions' cells and control cells).")
+@celleval_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5ad.")
+def export_command(split_path: str, fmt: str, pert_col: str | None, control_name: str | None, context_key: str | None,
+                   overwrite: bool, output: str, **options: Any) -> None:
+    """Write the real cells of a split's test conditions and the controls in another tool's convention.
+
+    Example: biodsnn data export --format cell-eval --data perturb.h5ad --split split.json -o real.h5ad
+    """
+    from biodsnn.data import Split
+    from biodsnn.evaluate import check_output, export_real, write_h5ad
+    from reactomenet.io import check_output_file
+
+    check_output_file(output, [options["data_path"], split_path])  # --overwrite never replaces an input
+    check_output(output, overwrite=overwrite)
+    data = load_from_options(**options)
+    split = Split.load(split_path)
+    adata = export_real(data, split, **celleval_kwargs(pert_col, control_name, context_key))
+    write_h5ad(adata, output, overwrite=overwrite)
+    col, ctrl = adata.uns["biodsnn"]["pert_col"], adata.uns["biodsnn"]["control_label"]
+    n_ctrl = int((adata.obs[col] == ctrl).sum())
+    click.echo(f"wrote {output}: {adata.n_obs - n_ctrl} cells of {len(split.test)} test conditions + {n_ctrl} "
+               f"control cells × {adata.n_vars} genes ({fmt}: {col}, {ctrl})")
 
 
 COMMANDS: list[click.Command] = [simulate_command, data_group]

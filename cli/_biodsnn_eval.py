@@ -38,10 +38,13 @@ def _load_runs(run_dirs: Sequence[str], data: Any) -> list[Any]:
 def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split_path: str | None = None,
                  baselines: str | Sequence[str] | None = "all", report_dir: str | None = None, n_boot: int = 1000,
                  seed: int = 0, combos: Sequence[str] = (), plots: bool = True, data_options: dict | None = None,
-                 overwrite: bool = False) -> Any:
+                 cell_eval: bool = False, cell_eval_profile: str = "full", cells_per_condition: int = 100,
+                 cell_eval_threads: int = 1, overwrite: bool = False) -> Any:
     """Score the runs in ``run_dirs`` (and/or baselines) on the runs' split; write a report if asked.
 
-    Without runs, ``data_path`` and ``split_path`` say what to score the baselines on.
+    Without runs, ``data_path`` and ``split_path`` say what to score the baselines on. With ``cell_eval`` every
+    run and baseline is also written in cell-eval's convention and scored by cell-eval; its aggregate table goes
+    into the report folder (``cell_eval.parquet``, ``cell_eval_vs_ours.csv``, ``cell-eval/``) and ``report.md``.
 
     Example:
         >>> # run_evaluate(["run/"], baselines="all", report_dir="report/")
@@ -57,6 +60,12 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
         from reactomenet.io import check_output_folder
 
         check_output_folder(report_dir, own=REPORT_FILES, inputs=inputs, overwrite=overwrite, what="report folder")
+    if cell_eval:
+        from biodsnn.evaluate import import_cell_eval
+
+        if not report_dir:
+            raise InputError("--cell-eval writes its files and table into the report folder: add --report DIR")
+        import_cell_eval()  # before any work: a missing extra fails in one line
     if not run_dirs and not (data_path and split_path):
         raise InputError("give a run folder, or --data and --split to score baselines alone")
     data = load_perturb_data(str(Path(data_path).resolve()), **(data_options or {})) if data_path else None
@@ -76,8 +85,36 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
     if report_dir:
         meta = {"runs": [str(Path(r).resolve()) for r in run_dirs], "data": data_path, "split": split_path,
                 "split_fingerprint": getattr(split, "fingerprint", None)}
-        write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta, overwrite=overwrite,
-                     inputs=inputs)
+        if not cell_eval:
+            write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta,
+                         overwrite=overwrite, inputs=inputs)
+            return result
+        import tempfile
+
+        from biodsnn.evaluate import cell_eval_version, markdown_frame, score_with_cell_eval, side_by_side
+        from reactomenet.io import write_parquet
+
+        parent = Path(report_dir).resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".cell-eval.", dir=parent) as stage_dir:
+            stage = Path(stage_dir)
+            agg = score_with_cell_eval(predictors, data, split, stage / "cell-eval",
+                                       cells_per_condition=cells_per_condition, seed=seed, profile=cell_eval_profile,
+                                       num_threads=cell_eval_threads)
+            version = cell_eval_version()
+            settings = {"cell_eval_version": version, "profile": cell_eval_profile, "seed": seed,
+                        "cells_per_condition": cells_per_condition}
+            write_parquet(agg, stage / "cell_eval.parquet", {**meta, "cell_eval": settings})
+            both = side_by_side(agg, result.summary)
+            both.to_csv(stage / "cell_eval_vs_ours.csv", index=False)
+            notes = [f"cell-eval {version} (profile `{cell_eval_profile}`, {cells_per_condition} predicted cells per "
+                     f"condition, seed {seed}) scored the same predictions: its aggregate table is "
+                     "`cell_eval.parquet`, its files and per-perturbation results `cell-eval/`. Shared metrics, "
+                     "mean over test perturbations (definitions: docs/evaluation.md):", "", markdown_frame(both)]
+            meta["cell_eval"] = settings
+            write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta, notes=notes,
+                         attachments=[stage / "cell-eval", stage / "cell_eval.parquet",
+                                      stage / "cell_eval_vs_ours.csv"], overwrite=overwrite, inputs=inputs)
     return result
 
 
@@ -99,9 +136,19 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
 @click.option("--no-plots", is_flag=True, help="Skip the PNGs.")
 @click.option("--metric", "metrics", multiple=True, default=("mse_de20", "pearson_delta_de20"), show_default=True,
               help="Metrics printed on the terminal; repeatable.")
+@click.option("--cell-eval", "cell_eval", is_flag=True,
+              help="Also score every run and baseline with cell-eval (pip install 'biodsnn[celleval]'); its table "
+                   "goes into the report (needs --report).")
+@click.option("--cell-eval-profile", default="full", show_default=True,
+              type=click.Choice(["full", "minimal", "vcc", "de", "anndata", "pds"]), help="cell-eval's --profile.")
+@click.option("--cells-per-condition", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Predicted cells per test condition in the cell-eval files.")
+@click.option("--cell-eval-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads of cell-eval's DE step.")
 def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_path: str | None, baselines: str,
                      report_dir: str | None, overwrite: bool, n_boot: int, seed: int, combos: tuple[str, ...],
-                     no_plots: bool, metrics: tuple[str, ...], **loader: Any) -> None:
+                     no_plots: bool, metrics: tuple[str, ...], cell_eval: bool, cell_eval_profile: str,
+                     cells_per_condition: int, cell_eval_threads: int, **loader: Any) -> None:
     """Score runs and baselines on the run's test split, by subgroup, with bootstrap intervals.
 
     Example: biodsnn evaluate run/ --baselines all --report report/
@@ -112,10 +159,13 @@ def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_pat
         get_metric(m)
     result = run_evaluate(run_dirs, data_path=data_path, split_path=split_path, baselines=baselines,
                           report_dir=report_dir, n_boot=n_boot, seed=seed, combos=combos, plots=not no_plots,
-                          data_options=loader_options(loader), overwrite=overwrite)
+                          data_options=loader_options(loader), cell_eval=cell_eval,
+                          cell_eval_profile=cell_eval_profile, cells_per_condition=cells_per_condition,
+                          cell_eval_threads=cell_eval_threads, overwrite=overwrite)
     print_summary(result, metrics)
     if report_dir:
-        click.echo(f"{report_dir}: report.md, metrics.parquet, summary.json")
+        extra = ", cell_eval.parquet, cell_eval_vs_ours.csv, cell-eval/" if cell_eval else ""
+        click.echo(f"{report_dir}: report.md, metrics.parquet, summary.json{extra}")
 
 
 def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] = DEFAULT_VARIANTS,

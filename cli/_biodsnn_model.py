@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import data_options, load_data, loader_options, setting_value
+from cli._common import celleval_kwargs, celleval_options, data_options, load_data, loader_options, setting_value
 from reactomenet.io import atomic_output
 
 
@@ -78,29 +78,53 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
 
 @click.command("predict")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--perturbations", "-p", required=True, multiple=True,
-              help='Conditions to predict, e.g. -p "FOSB+CEBPB" -p ETS2 (also: --perturbations "FOSB+CEBPB" ETS2).')
+@click.option("--perturbations", "-p", multiple=True,
+              help='Conditions to predict, e.g. -p "FOSB+CEBPB" -p ETS2 (also: --perturbations "FOSB+CEBPB" ETS2). '
+                   "Not with --format cell-eval, which predicts the run's test conditions.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output .h5ad (written atomically).")
+@click.option("--format", "fmt", type=click.Choice(["anndata", "cell-eval"]), default="anndata", show_default=True,
+              help="anndata: our rows (means, or --per-cell); cell-eval: per-cell predictions of the split's test "
+                   "conditions plus control cells, scored by `cell-eval run` as they are (pair with `biodsnn data "
+                   "export --format cell-eval`).")
 @click.option("--per-cell", is_flag=True, help="One row per (condition, sampled control cell) instead of means.")
 @click.option("--context", "contexts", multiple=True,
               help="Context (cell type or line) to predict in, for data of several contexts; repeatable (each "
                    "perturbation is predicted in each context). Also: name units CONTEXT|A+B.")
+@click.option("--cells-per-condition", type=click.IntRange(min=1), default=100, show_default=True,
+              help="cell-eval: predicted cells per test condition.")
+@click.option("--seed", type=int, default=0, show_default=True, help="cell-eval: seed of the control-cell draw.")
+@celleval_options
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Data to reload the model with (default: the path recorded in config.json).")
 @click.option("--knowledge", "knowledge_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Knowledge bundle (default: the path recorded in config.json).")
 @click.argument("more", nargs=-1)
-def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, per_cell: bool,
-                    contexts: tuple[str, ...], data_path: str | None, knowledge_dir: str | None,
-                    more: tuple[str, ...]) -> None:
+def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, fmt: str, per_cell: bool,
+                    contexts: tuple[str, ...], cells_per_condition: int, seed: int, pert_col: str | None,
+                    control_name: str | None, context_key: str | None, overwrite: bool, data_path: str | None,
+                    knowledge_dir: str | None, more: tuple[str, ...]) -> None:
     """Predict mean expression for perturbation conditions with a fitted run folder.
 
     Example: biodsnn predict run/ --perturbations "FOSB+CEBPB" ETS2 -o pred.h5ad
+
+    Example: biodsnn predict run/ --format cell-eval -o pred.h5ad
     """
     import json
 
     from biodsnn.data import load_perturb_data
+    from reactomenet.errors import InputError
+
+    conditions = [*perturbations, *more]
+    if fmt == "cell-eval":
+        if conditions or per_cell:
+            raise InputError("--format cell-eval predicts the run's test conditions, per cell; drop --perturbations "
+                             "and --per-cell")
+        from biodsnn.evaluate import check_output, write_h5ad
+
+        check_output(output, overwrite=overwrite)  # before loading the model: fail fast
+    elif not conditions:
+        raise InputError('give the conditions to predict: --perturbations "FOSB+CEBPB" ETS2')
     from biodsnn.model import BioDSNN, check_predictions
     from reactomenet.io import check_output_file
 
@@ -111,12 +135,23 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, p
         cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         data = load_perturb_data(data_path, **((cfg.get("data") or {}).get("options") or {}))
     model = BioDSNN.load(run_dir, data=data, knowledge=knowledge_dir)
+    if fmt == "cell-eval":
+        from biodsnn.evaluate import predict_cells
+
+        adata = predict_cells(model, model.data, model.split, cells_per_condition=cells_per_condition, seed=seed,
+                              **celleval_kwargs(pert_col, control_name, context_key))
+        check_predictions(adata.X.data if hasattr(adata.X, "nnz") else adata.X, [])  # nothing non-finite written
+        write_h5ad(adata, output, overwrite=overwrite)
+        col, ctrl = adata.uns["biodsnn"]["pert_col"], adata.uns["biodsnn"]["control_label"]
+        n_ctrl = int((adata.obs[col] == ctrl).sum())
+        click.echo(f"{output}: {adata.n_obs - n_ctrl} predicted cells of {len(model.split.test)} test conditions + "
+                   f"{n_ctrl} control cells × {adata.n_vars} genes (cell-eval: {col}, {ctrl})")
+        return
     from biodsnn.data.conditions import CONTEXT_SEP
 
-    names = [*perturbations, *more]
     if contexts:
-        names = [f"{ctx}{CONTEXT_SEP}{p}" for ctx in contexts for p in names]
-    adata = model.predict(names, per_cell=per_cell)
+        conditions = [f"{ctx}{CONTEXT_SEP}{p}" for ctx in contexts for p in conditions]
+    adata = model.predict(conditions, per_cell=per_cell)
     check_predictions(adata.X, adata.obs["condition"].astype(str).tolist())
     with atomic_output(output, suffix=".h5ad") as tmp:
         adata.write_h5ad(tmp)

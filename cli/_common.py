@@ -78,6 +78,38 @@ def data_options(
     return decorate(func) if func is not None else decorate
 
 
+def celleval_options(func: Any) -> Any:
+    """The options every cell-eval writer shares (labels, contexts, --overwrite): one definition.
+
+    Unset options stay None, so the defaults live in one place (``biodsnn.evaluate._celleval``) and the CLI starts
+    without importing it; :func:`celleval_kwargs` passes on the ones given.
+    """
+    options = [
+        click.option("--pert-col", default=None,
+                     help="cell-eval: obs column of the perturbation labels (default: cell-eval's target_gene)."),
+        click.option("--control-pert", "control_name", default=None,
+                     help="cell-eval: label of control cells (default: cell-eval's non-targeting)."),
+        click.option("--context-key", default=None,
+                     help="cell-eval: obs column of the data naming contexts (default cell_type); with several values "
+                          "it is written as 'celltype' (cell-eval's --celltype-col celltype)."),
+        click.option("--overwrite", is_flag=True, help="cell-eval: replace an existing output file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def celleval_kwargs(pert_col: str | None, control_name: str | None, context_key: str | None) -> dict[str, str]:
+    """The keyword arguments of the cell-eval writers among :func:`celleval_options`' values (unset ones left out).
+
+    Example:
+        >>> celleval_kwargs("gene", None, None)
+        {'pert_col': 'gene'}
+    """
+    given = {"pert_col": pert_col, "control_label": control_name, "context_key": context_key}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def loader_options(values: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments for ``load_perturb_data`` among a command's option values (unset ones left out).
 

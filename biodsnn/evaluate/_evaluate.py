@@ -13,7 +13,6 @@ from biodsnn.evaluate._bootstrap import bootstrap_ci, bootstrap_indices
 from biodsnn.evaluate._gi import gi_scores
 from biodsnn.evaluate._metrics import (
     METRICS,
-    discrimination_ranks,
     get_metric,
     pearson,
     top_bottom_overlap,
@@ -291,6 +290,9 @@ def evaluate(
         top_of.setdefault(row.tobytes(), top_expressed(row, n_top_expressed))
     idx_sets["ctrl_top1000"] = [top_of[row.tobytes()] for row in ctrl_n]
     targets = [_gene_index(data, data.condition_genes(c)) for c in conds]
+    exclusions = {"targets_excluded": targets,
+                  "single_target_excluded": [t if len(data.condition_genes(c)) == 1 else t[:0]
+                                             for t, c in zip(targets, conds, strict=True)]}
 
     predicted: dict[str, np.ndarray] = {}
     for name, model in named.items():
@@ -323,7 +325,7 @@ def evaluate(
                     for k in range(n):
                         vals[k] = spec.func(pred[k], truth[k], ctrl_n[k], sets[k])
                 elif spec.kind == "cross":
-                    vals = discrimination_ranks(pred - ctrl_n, truth - ctrl_n, targets)
+                    vals = spec.func(pred - ctrl_n, truth - ctrl_n, exclusions[spec.gene_set])
                 elif spec.kind in ("gi_double", "gi_set") and gi_rows:
                     key = (name, ref)
                     if key not in set_values:

@@ -15,7 +15,7 @@ import numpy as np
 
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 
-GeneSet = Literal["all", "de20", "de20_nd", "ctrl_top1000", "targets_excluded", "gi"]
+GeneSet = Literal["all", "de20", "de20_nd", "ctrl_top1000", "targets_excluded", "single_target_excluded", "gi"]
 MetricKind = Literal["perturbation", "cross", "gi_double", "gi_set"]
 
 WITHIN_FRACTION = 0.05
@@ -55,6 +55,17 @@ def mse(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray | None = None, idx:
     """
     d = _sub(pred, idx) - _sub(true, idx)
     return float(np.mean(d * d)) if d.size else float("nan")
+
+
+def mae(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray | None = None, idx: np.ndarray | None = None) -> float:
+    """Mean absolute error of the predicted against the true mean expression (``ctrl`` unused; cell-eval's ``mae``).
+
+    Example:
+        >>> mae(np.array([1.0, 2.0]), np.array([1.0, 4.0]))
+        1.0
+    """
+    d = _sub(pred, idx) - _sub(true, idx)
+    return float(np.mean(np.abs(d))) if d.size else float("nan")
 
 
 def pearson_expression(
@@ -185,6 +196,35 @@ def discrimination_ranks(
     return out
 
 
+def discrimination_celleval(
+    pred_delta: np.ndarray, true_delta: np.ndarray, exclude: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """cell-eval's ``discrimination_score_l1`` on our changes: 1 − (rank of the own true change) / n, 1 is perfect.
+
+    The same L1 distances as :func:`discrimination_ranks`, on cell-eval's scale: the number of other
+    perturbations whose true change is closer than ``p``'s own (ties counted half; cell-eval breaks them by sort
+    order), divided by ``n`` (the own one included) and subtracted from 1. Hence
+    ``discrimination_celleval = 1 − discrimination_ranks · (n − 1) / n`` for the same exclusions; a random
+    prediction scores about ``0.5 + 0.5 / n``, not 0.5.
+
+    Args:
+        pred_delta: ``(n_perts, n_genes)`` predicted change from control.
+        true_delta: ``(n_perts, n_genes)`` true change from control, rows in the same order.
+        exclude: per perturbation, gene indices to leave out; None leaves none out.
+
+    Returns:
+        ``(n_perts,)`` scores in ``[1/n, 1]``; NaN when fewer than two perturbations are evaluated.
+
+    Example:
+        >>> t = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+        >>> discrimination_celleval(t[[1, 0, 2]], t).round(4).tolist()
+        [0.6667, 0.6667, 1.0]
+    """
+    ranks = discrimination_ranks(pred_delta, true_delta, exclude)
+    n = len(ranks)
+    return 1.0 - ranks * (n - 1) / n if n else ranks
+
+
 def top_bottom_overlap(pred_scores: np.ndarray, true_scores: np.ndarray, k: int = 20, *, top: bool = True) -> float:
     """Fraction of the true top-``k`` (or bottom-``k``) items that the prediction also ranks top (bottom) ``k``.
 
@@ -214,13 +254,16 @@ class MetricSpec:
         name: the key used in tables, Parquet and the CLI.
         higher_is_better: True for correlations and fractions, False for errors and distances.
         gene_set: ``all``, ``de20`` (top-20 DE genes), ``de20_nd`` (top-20 non-dropout DE genes), ``ctrl_top1000``
-            (the 1,000 genes most expressed in control), ``targets_excluded`` (all genes but the perturbed ones)
-            or ``gi`` (all genes, double perturbations only).
+            (the 1,000 genes most expressed in control), ``targets_excluded`` (all genes but the perturbed ones),
+            ``single_target_excluded`` (all genes but a single perturbation's target: cell-eval leaves out the gene
+            named like the label, and a double's label ``A+B`` names no gene) or ``gi`` (all genes, double
+            perturbations only).
         kind: ``perturbation`` (one value per perturbation from its own means), ``cross`` (one value per
             perturbation that needs all of them: PDS), ``gi_double`` (one value per double with both singles
             measured) or ``gi_set`` (one value per subgroup of doubles).
         description: one line for the docs and the report.
-        func: the function for ``perturbation`` metrics (``func(pred, true, ctrl, idx)``), else None.
+        func: the function: ``func(pred, true, ctrl, idx)`` for ``perturbation`` metrics, ``func(pred_delta,
+            true_delta, exclude)`` for ``cross`` metrics (over all evaluated perturbations at once), else None.
     """
 
     name: str
@@ -293,6 +336,9 @@ for _suffix, (_gs, _words) in _SETS.items():
                    f"fraction of {_words} whose change has the true sign", direction_correct)
     )
 register_metric(
+    MetricSpec("mae", False, "all", "perturbation", "MAE of mean expression over all genes (cell-eval's mae)", mae)
+)
+register_metric(
     MetricSpec("within5_de20", True, "de20", "perturbation",
                "fraction of the top-20 DE genes predicted within ±5 % of the true mean (paper Fig. 4)", within_fraction)
 )
@@ -307,7 +353,13 @@ register_metric(
 )
 register_metric(
     MetricSpec("pds_l1", False, "targets_excluded", "cross",
-               "perturbation discrimination: normalised rank of the true effect by L1 distance (0 perfect, 0.5 random)")
+               "perturbation discrimination: normalised rank of the true effect by L1 distance (0 perfect, 0.5 random)",
+               discrimination_ranks)
+)
+register_metric(
+    MetricSpec("pds_l1_celleval", True, "single_target_excluded", "cross",
+               "cell-eval's discrimination_score_l1: 1 − rank of the true effect / n (1 perfect; docs/evaluation.md)",
+               discrimination_celleval)
 )
 register_metric(
     MetricSpec("gi_mag_abs_error", False, "gi", "gi_double",

@@ -17,7 +17,8 @@ from reactomenet.errors import InputError
 from reactomenet.io import atomic_output, output_folder, write_json, write_parquet
 
 #: The files a report writes (glob patterns): the only ones it replaces in an existing folder.
-REPORT_FILES = ("metrics.parquet", "summary.json", "report.md", "*.png")
+REPORT_FILES = ("metrics.parquet", "summary.json", "report.md", "*.png", "cell_eval.parquet", "cell_eval_vs_ours.csv",
+                "cell-eval")
 HEADLINE_METRICS = (
     "mse_de20",
     "pearson_delta_de20",
@@ -179,7 +180,8 @@ def _choose_combos(result: EvaluationResult, n: int = 4) -> list[str]:
 
 def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, title: str = "Evaluation report",
                  combos: Sequence[str] | None = None, plots: bool = True,
-                 metadata: Mapping[str, Any] | None = None, notes: Sequence[str] = (), overwrite: bool = False,
+                 metadata: Mapping[str, Any] | None = None, notes: Sequence[str] = (),
+                 attachments: Sequence[str | os.PathLike[str]] = (), overwrite: bool = False,
                  inputs: Sequence[str | os.PathLike[str] | None] = ()) -> ReportPaths:
     """Write the report folder atomically (it appears complete or not at all).
 
@@ -195,6 +197,8 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
         plots: draw the PNGs.
         metadata: extra provenance (run folder, data path…) for Parquet and JSON.
         notes: lines placed under the heading of ``report.md``.
+        attachments: files or folders copied into the report folder under their own names (e.g. cell-eval's
+            tables, ``biodsnn.evaluate.score_with_cell_eval``).
         overwrite: write into a folder holding other files (only the report's own files there are replaced).
         inputs: run folders and data files the report folder must not hold (see
             :func:`reactomenet.io.check_output_folder`).
@@ -228,6 +232,10 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
             if not result.gi.empty:
                 pngs.append(pl.plot_gi_magnitudes(result, tmp / "gi_magnitude.png"))
             pngs.append(pl.plot_within5(result, tmp / "within5.png"))
+        for src in map(Path, attachments):
+            import shutil
+
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp / src.name)
         with atomic_output(tmp / "report.md", suffix=".md") as md:
             md.write_text(render_markdown(result, title=title, plots=pngs, notes=notes))
     return ReportPaths(target, target / "metrics.parquet", target / "summary.json", target / "report.md",

@@ -58,3 +58,32 @@ def test_fit_set_options_reach_the_model_and_bad_ones_get_one_line(wired) -> Non
     assert r.exit_code == 2 and "lr_gama" in r.output and "lr_gamma" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, [*base, "-o", str(wired / "r3"), "--set", "lr_gamma"])
     assert r.exit_code == 2 and "KEY=VALUE" in r.output
+
+
+def test_predict_cell_eval_pairs_with_data_export(wired) -> None:
+    """`predict --format cell-eval` and `data export --format cell-eval` on the run's split give files that pair."""
+    run = wired / "run"
+    r = CliRunner().invoke(main, ["fit", "--data", str(wired / "perturb.h5ad"), "--knowledge", str(wired / "knowledge"),
+                                  "-o", str(run), "--variant", "noVAE", "--epochs", "1", "--batch-size", "32"])
+    assert r.exit_code == 0, r.output
+    pred_path, real_path = wired / "pred.h5ad", wired / "real.h5ad"
+    r = CliRunner().invoke(main, ["predict", str(run), "--format", "cell-eval", "--cells-per-condition", "4",
+                                  "-o", str(pred_path)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["data", "export", "--format", "cell-eval", "--data", str(wired / "perturb.h5ad"),
+                                  "--split", str(run / "split.json"), "-o", str(real_path)])
+    assert r.exit_code == 0, r.output
+    pred, real = anndata.read_h5ad(pred_path), anndata.read_h5ad(real_path)
+    assert list(pred.var_names) == list(real.var_names)
+    labels = set(pred.obs["target_gene"])
+    assert labels == set(real.obs["target_gene"]) and "non-targeting" in labels
+    assert (pred.obs["target_gene"].value_counts().drop("non-targeting") == 4).all()
+    assert pred.X.dtype == "float32" and float(pred.X.min()) >= 0
+    before = pred_path.read_bytes()
+    r = CliRunner().invoke(main, ["predict", str(run), "--format", "cell-eval", "-o", str(pred_path)])
+    assert r.exit_code == 2 and "--overwrite" in r.output and pred_path.read_bytes() == before
+    r = CliRunner().invoke(main, ["predict", str(run), "--format", "cell-eval", "-p", "G02",
+                                  "-o", str(wired / "x.h5ad")])
+    assert r.exit_code == 2 and "test conditions" in r.output
+    r = CliRunner().invoke(main, ["predict", str(run), "-o", str(wired / "x.h5ad")])
+    assert r.exit_code == 2 and "--perturbations" in r.output
