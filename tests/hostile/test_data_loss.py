@@ -109,5 +109,7 @@ def test_file_writers_never_replace_an_input(sandbox, work, refused) -> None:
     refused(biodsnn, ["predict", "run_full", "-p", gene, "--data", "data.h5ad", "-o", "data.h5ad"], "input")
     refused(biodsnn, ["data", "split", "--data", "data.h5ad", "-o", "data.h5ad"], "input")
     refused(biodsnn, ["data", "de", "--data", "data.h5ad", "-o", "data.h5ad"], "input")
+    refused(biodsnn, ["data", "export", "--format", "cell-eval", "--data", "data.h5ad", "--split", "split.json",
+                      "-o", "data.h5ad", "--overwrite"], "input")
     refused(kg_build, ["mask", "--data", "data.h5ad", "--split", "split.json", "-o", "split.json"], "input")
     refused(reactomenet, ["mask", "--genes", "genes.txt", "-o", "genes.txt"], "input")
