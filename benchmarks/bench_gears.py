@@ -133,7 +133,8 @@ def train_gears(data, split, epochs: int, seed: int, device: str, workdir: Path,
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="tiny", choices=["tiny", "small", "norman"])
+    parser.add_argument("--preset", default="tiny",
+                        choices=["crispra", "crispri", "mixed", "lines", "norman", "tiny", "small"])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variant", default="full", help="BioDSNN variant to compare")

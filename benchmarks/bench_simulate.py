@@ -25,7 +25,8 @@ def peak_gb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="norman", choices=["tiny", "small", "norman"])
+    parser.add_argument("--preset", default="norman",
+                        choices=["crispra", "crispri", "mixed", "lines", "norman", "tiny", "small"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="Folder for the .h5ad (default: a temporary folder).")
     parser.add_argument("--batches", type=int, default=200, help="Batches of 64 cells to draw.")

@@ -35,7 +35,8 @@ def mean_and_noise(x: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="norman", choices=["tiny", "small", "norman"])
+    parser.add_argument("--preset", default="norman",
+                        choices=["crispra", "crispri", "mixed", "lines", "norman", "tiny", "small"])
     parser.add_argument("--seed", type=int, default=0, help="simulator seed")
     parser.add_argument("--split-seed", type=int, default=1)
     args = parser.parse_args()

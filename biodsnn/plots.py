@@ -55,7 +55,7 @@ def plot_de_changes(result: Any, condition: str, path: str | os.PathLike[str], *
     bar and each model's mean change a coloured marker. The dotted line is the control (no change).
 
     Example:
-        >>> # plot_de_changes(result, "FOSB+CEBPB", "report/de_FOSB+CEBPB.png")
+        plot_de_changes(result, "FOSB+CEBPB", "report/de_FOSB+CEBPB.png")
     """
     plt = _pyplot()
     if condition not in result.conditions:
@@ -84,7 +84,7 @@ def plot_gi_magnitudes(result: Any, path: str | os.PathLike[str], *, reference: 
     """Scatter of predicted against true GI magnitude ``√(c1²+c2²)``, one point per double and model.
 
     Example:
-        >>> # plot_gi_magnitudes(result, "report/gi_magnitude.png")
+        plot_gi_magnitudes(result, "report/gi_magnitude.png")
     """
     plt = _pyplot()
     gi = result.gi[result.gi.reference == reference]
@@ -115,7 +115,7 @@ def plot_within5(result: Any, path: str | os.PathLike[str], *, reference: str = 
     """Grouped bars of the fraction of top-20 DE genes within ±5 %, models × subgroups, with bootstrap CIs.
 
     Example:
-        >>> # plot_within5(result, "report/within5.png")
+        plot_within5(result, "report/within5.png")
     """
     plt = _pyplot()
     s = result.summary[(result.summary.metric == metric) & (result.summary.reference == reference)]

@@ -22,10 +22,11 @@ def load_from_options(data_path: str, **values: Any) -> Any:
 @click.command("simulate")
 @click.option(
     "--preset",
-    type=click.Choice(["tiny", "small", "norman"]),
+    type=click.Choice(["crispra", "crispri", "mixed", "lines", "norman", "tiny", "small"]),
     default="small",
     show_default=True,
-    help="Size: tiny (~300 cells × 120 genes), small (~3 k × 500), norman (~91 k × 5 k).",
+    help="What to simulate: crispra / crispri / mixed screens (~2.8 k cells × 500 genes), lines (CRISPRi in three "
+    "cell lines), norman (CRISPRa, ~91 k × 5 k); tiny (~300 × 120) and small: test-sized mixed screens.",
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5ad.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -41,6 +42,7 @@ def load_from_options(data_path: str, **values: Any) -> Any:
     default=None,
     help="CRISPRa, CRISPRi or both (default: the preset's).",
 )
+@click.option("--n-contexts", type=int, default=None, help="Cell lines (obs['cell_type']; default: the preset's).")
 def simulate_command(
     preset: str,
     output: str,
@@ -52,6 +54,7 @@ def simulate_command(
     cells_per_condition: int | None,
     n_control: int | None,
     mode: str | None,
+    n_contexts: int | None,
 ) -> None:
     """Simulate a Perturb-seq dataset with a known regulatory network (GEARS convention, truth in uns)."""
     from biodsnn.data import simulate
@@ -66,6 +69,7 @@ def simulate_command(
         cells_per_condition=cells_per_condition,
         n_control=n_control,
         mode=mode,
+        n_contexts=n_contexts,
         output=output,
     )  # type: ignore[arg-type]
     n_cond = ad.obs["condition"].nunique() - 1

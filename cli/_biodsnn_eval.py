@@ -47,7 +47,7 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
     into the report folder (``cell_eval.parquet``, ``cell_eval_vs_ours.csv``, ``cell-eval/``) and ``report.md``.
 
     Example:
-        >>> # run_evaluate(["run/"], baselines="all", report_dir="report/")
+        run_evaluate(["run/"], baselines="all", report_dir="report/")
     """
     from biodsnn.baselines import get_baseline, resolve_baselines
     from biodsnn.data import Split, load_perturb_data, rank_de_genes
@@ -177,7 +177,7 @@ def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] =
     Writes ``data.h5ad``, ``split.json``, ``knowledge/``, ``runs/<variant>/`` and ``report/`` under ``out_dir``.
 
     Example:
-        >>> # run_benchmark("bench/", preset="tiny", models=["full", "noVAE"], epochs=2)
+        run_benchmark("bench/", preset="tiny", models=["full", "noVAE"], epochs=2)
     """
     from biodsnn.baselines import get_baseline, resolve_baselines
     from biodsnn.data import load_perturb_data, make_split, rank_de_genes, simulate
@@ -222,8 +222,8 @@ def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] =
 
 
 @click.command("benchmark")
-@click.option("--preset", type=click.Choice(["tiny", "small", "norman"]), default="tiny", show_default=True,
-              help="Size of the simulated data (norman ≈ 91 k cells × 5 k genes).")
+@click.option("--preset", type=click.Choice(["crispra", "crispri", "mixed", "tiny", "small", "norman"]), default="tiny",
+              show_default=True, help="Simulated screen (see `biodsnn simulate`; norman ≈ 91 k cells × 5 k genes).")
 @click.option("--models", default=",".join(DEFAULT_VARIANTS), show_default=True,
               help="BioDSNN variants, comma-separated (full, noVAE, noAttention, noMask, gears, additive_residual).")
 @click.option("--baselines", default="all", show_default=True, help="Comma-separated baselines, 'all' or 'none'.")

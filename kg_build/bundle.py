@@ -190,10 +190,15 @@ def build_bundle(
         inputs: more input paths (a ``--perturbable`` list…) the folder must not hold, besides data, split, GO table.
 
     Example:
-        >>> from biodsnn.data import load_perturb_data, make_split, simulate  # doctest: +SKIP
-        >>> data = load_perturb_data(simulate(preset="tiny", seed=0))  # doctest: +SKIP
-        >>> build_bundle(data, make_split(data.conditions, seed=1), "knowledge/")  # doctest: +SKIP
-        PosixPath('knowledge')
+        >>> import tempfile
+        >>> from biodsnn.data import load_perturb_data, make_split, simulate
+        >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+        >>> perturbed = sorted({g for c in data.conditions for g in data.condition_genes(c)})
+        >>> out = build_bundle(data, make_split(data.conditions, seed=1), f"{tempfile.mkdtemp()}/knowledge",
+        ...                    perturbable=perturbed)  # perturbable: a small GO graph, for speed
+        >>> kb = KnowledgeBundle.load(out)
+        >>> kb.genes == data.genes, kb.perturbable_genes == perturbed
+        (True, True)
     """
     from reactomenet.io import check_output_folder, output_folder, write_json, write_parquet
 
@@ -359,9 +364,9 @@ class KnowledgeBundle:
         genes_table: ``genes.parquet`` as a DataFrame.
 
     Example:
-        >>> kb = KnowledgeBundle.load("knowledge/")  # doctest: +SKIP
-        >>> kb.go_graph.edge_index.shape[0]  # doctest: +SKIP
-        2
+        kb = KnowledgeBundle.load("knowledge/")
+        kb.go_graph.edge_index.shape[0]
+        # 2
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any], genes_table: pd.DataFrame, frames: dict[str, Any]):
@@ -426,7 +431,7 @@ class KnowledgeBundle:
         fingerprint (the co-expression graph depends on the cells).
 
         Example:
-            >>> kb.check_compatible(data, split)  # doctest: +SKIP
+            kb.check_compatible(data, split)
         """
         genes = list(data.genes)
         if genes != self.genes:

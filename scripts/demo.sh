@@ -14,8 +14,8 @@ reactomenet genes-of R-HSA-109581 | head -n 10
 echo "-- level-2 pathways of TP53:"
 reactomenet pathways-of TP53 --level 2
 
-echo "== 2. Simulated Perturb-seq data (real gene symbols, known truth)"
-biodsnn simulate --preset small --seed 0 -o "$OUT/perturb.h5ad"
+echo "== 2. Simulated CRISPRa screen (real gene symbols, known truth)"
+biodsnn simulate --preset crispra --seed 0 -o "$OUT/perturb.h5ad"
 biodsnn data split --data "$OUT/perturb.h5ad" --kind simulation --seed 1 -o "$OUT/split.json"
 
 echo "== 3. Knowledge bundle (GO graph, co-expression over training cells, Reactome mask + Pearson fallback)"

@@ -29,7 +29,7 @@ class LinearBaseline(Baseline):
         ridge: λ.
 
     Example:
-        >>> # get_baseline("linear")(data, split, n_components=10, ridge=0.1).fit()
+        get_baseline("linear")(data, split, n_components=10, ridge=0.1).fit()
     """
 
     def __init__(self, data: object, split: object, *, n_components: int = 10, ridge: float = 0.1) -> None:

@@ -123,7 +123,7 @@ class Baseline:
         """Fit on the training conditions and return ``self``.
 
         Example:
-            >>> # get_baseline("additive")(data, split).fit().predict_means(["A+B"])
+            get_baseline("additive")(data, split).fit().predict_means(["A+B"])
         """
         if self._contexts != [None]:
             self._fit_per_context()
@@ -152,7 +152,7 @@ class Baseline:
         """Predicted ``(len(conditions), n_genes)`` mean expression (control + predicted change).
 
         Example:
-            >>> # baseline.predict_means(["A+ctrl", "A+B"]).shape
+            baseline.predict_means(["A+ctrl", "A+B"]).shape
         """
         if not self._fitted:
             raise InputError(f"baseline {self.name!r} is not fitted; call .fit() first")

@@ -12,7 +12,7 @@ class ControlBaseline(Baseline):
     """Predicts no change: every perturbation's mean is the control mean.
 
     Example:
-        >>> # get_baseline("control")(data, split).fit().predict_means(["A+B"])
+        get_baseline("control")(data, split).fit().predict_means(["A+B"])
     """
 
     def _fit(self) -> None:
@@ -27,7 +27,7 @@ class MeanBaseline(Baseline):
     """Predicts the mean change of all training perturbations, whatever the perturbation.
 
     Example:
-        >>> # get_baseline("mean")(data, split).fit().predict_means(["A+B"])
+        get_baseline("mean")(data, split).fit().predict_means(["A+B"])
     """
 
     def _fit(self) -> None:
@@ -47,7 +47,7 @@ class AdditiveBaseline(Baseline):
     * an unseen single is predicted by the mean change of the training singles.
 
     Example:
-        >>> # get_baseline("additive")(data, split).fit().predict_means(["A+B"])
+        get_baseline("additive")(data, split).fit().predict_means(["A+B"])
     """
 
     def _fit(self) -> None:

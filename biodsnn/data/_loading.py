@@ -239,12 +239,10 @@ class PerturbData:
             rows = np.sort(np.concatenate([self._cells[u] for u in self._categories if self.context_of(u) == context]))
             sub = self.adata[rows].copy()
             sub.obs["condition"] = pd.Categorical([split_context(u)[1] for u in sub.obs["condition"].astype(str)])
-            truth = sub.uns.get(TRUTH_KEY)
-            if truth is not None:
-                names = [str(c) for c in np.asarray(truth["conditions"])]
-                keep = [k for k, u in enumerate(names) if self.context_of(u) == context]
-                sub.uns[TRUTH_KEY] = {"conditions": np.asarray([split_context(names[k])[1] for k in keep]),
-                                      "means": np.asarray(truth["means"])[keep]}
+            if self.true_means is not None:
+                units = [u for u in self.true_means if self.context_of(u) == context]
+                sub.uns[TRUTH_KEY] = {"conditions": np.asarray([split_context(u)[1] for u in units]),
+                                      "means": np.stack([self.true_means[u] for u in units])}
             self._views[context] = PerturbData(sub, source=self.source, options=self.options)
         return self._views[context]
 
@@ -318,7 +316,10 @@ class PerturbData:
         truth = self.adata.uns.get(TRUTH_KEY)
         if truth is None:
             return None
-        names = [str(c) for c in np.asarray(truth["conditions"])]
+        names = [canonical_condition(str(c)) for c in np.asarray(truth["conditions"])]
+        if self.contexts != [None] and "cell_type" in truth:  # one row per (line, condition): name them as units
+            names = [format_unit(str(ctx), parse_condition(c)) for ctx, c in zip(truth["cell_type"], names,
+                                                                                  strict=True)]
         means = np.asarray(truth["means"], dtype=np.float32)
         return {c: means[i] for i, c in enumerate(names)}
 

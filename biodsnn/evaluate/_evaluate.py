@@ -112,7 +112,7 @@ class EvaluationResult:
         """The summary of one model × metric × subgroup.
 
         Example:
-            >>> # result.score("additive", "mse_de20", "combo_seen2").mean
+            result.score("additive", "mse_de20", "combo_seen2").mean
         """
         s = self.summary
         row = s[(s.model == model) & (s.metric == metric) & (s.subgroup == subgroup) & (s.reference == reference)]
@@ -127,7 +127,7 @@ class EvaluationResult:
         """Models × subgroups table of one metric's means (the paper's layout).
 
         Example:
-            >>> # result.table("mse_de20")
+            result.table("mse_de20")
         """
         s = self.summary[(self.summary.metric == metric) & (self.summary.reference == reference)]
         t = s.pivot(index="model", columns="subgroup", values="mean")
@@ -142,7 +142,7 @@ class EvaluationResult:
         ``subgroup``: one subgroup, ``"overall"`` (every test condition) or ``"combos"`` (every combination).
 
         Example:
-            >>> # result.compare("full", "additive", "mse_de20", "combo_seen2").better
+            result.compare("full", "additive", "mse_de20", "combo_seen2").better
         """
         spec = get_metric(metric)
         if spec.kind == "gi_set":
@@ -234,9 +234,9 @@ def evaluate(
         An :class:`EvaluationResult`.
 
     Example:
-        >>> # from biodsnn.baselines import get_baseline
-        >>> # result = evaluate([get_baseline("additive")(data, split).fit()], data, split, de)
-        >>> # result.table("mse_de20")
+        from biodsnn.baselines import get_baseline
+        result = evaluate([get_baseline("additive")(data, split).fit()], data, split, de)
+        result.table("mse_de20")
     """
     named = dict(predictors) if isinstance(predictors, Mapping) else {p.name: p for p in predictors}
     if not named:

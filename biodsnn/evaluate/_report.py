@@ -64,7 +64,7 @@ def markdown_table(result: EvaluationResult, metric: str, reference: str = "obse
     """Models × subgroups Markdown table of one metric, best value per column in bold, with CIs.
 
     Example:
-        >>> # print(markdown_table(result, "mse_de20"))
+        print(markdown_table(result, "mse_de20"))
     """
     spec = METRICS[metric]
     s = result.summary[(result.summary.metric == metric) & (result.summary.reference == reference)]
@@ -102,7 +102,7 @@ def render_markdown(result: EvaluationResult, *, title: str = "Evaluation report
     """The whole ``report.md`` text: headline tables (models × subgroups), comparisons, all metrics.
 
     Example:
-        >>> # text = render_markdown(result)
+        text = render_markdown(result)
     """
     st = result.settings
     counts = {}
@@ -204,7 +204,7 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
             :func:`reactomenet.io.check_output_folder`).
 
     Example:
-        >>> # write_report(evaluate(models, data, split, de), "report/")
+        write_report(evaluate(models, data, split, de), "report/")
     """
     target = Path(out_dir)
     meta = {"settings": {k: _clean(v) for k, v in result.settings.items() if k != "metrics"},
@@ -247,7 +247,7 @@ def print_summary(result: EvaluationResult, metrics: Sequence[str] = ("mse_de20"
     """Print rich tables (models × subgroups) of a few metrics on the terminal.
 
     Example:
-        >>> # print_summary(result)
+        print_summary(result)
     """
     from rich.console import Console
     from rich.table import Table

@@ -6,10 +6,10 @@ Plain Cypher only (no APOC, no GDS; ``elementId()``/``id()`` are never stored or
 ArcadeDB server for users without Neo4j. See docs/neo4j.md.
 
 Example:
-    >>> from reactomenet.neo4j import Neo4jBackend
-    >>> db = Neo4jBackend.connect("bolt://127.0.0.1:7687", "neo4j", password)  # doctest: +SKIP
-    >>> db.pathways_of("TP53", level=2).ids[:1]  # doctest: +SKIP
-    ['R-HSA-109581']
+    from reactomenet.neo4j import Neo4jBackend
+    db = Neo4jBackend.connect("bolt://127.0.0.1:7687", "neo4j", password)
+    db.pathways_of("TP53", level=2).ids[:1]
+    # ['R-HSA-109581']
 """
 
 from reactomenet.neo4j._backend import Neo4jBackend

@@ -34,9 +34,9 @@ class Neo4jBackend:
     """Reactome queries against a Neo4j 5 (or any Bolt + Cypher) database loaded by :func:`load_release`.
 
     Example:
-        >>> db = Neo4jBackend.connect("bolt://127.0.0.1:7687", "neo4j", os.environ["PW"])  # doctest: +SKIP
-        >>> db.level_of("R-HSA-109581")  # doctest: +SKIP
-        2
+        db = Neo4jBackend.connect("bolt://127.0.0.1:7687", "neo4j", os.environ["PW"])
+        db.level_of("R-HSA-109581")
+        # 2
     """
 
     def __init__(self, conn: Connection, species: str, metadata: dict[str, Any]) -> None:
@@ -82,7 +82,7 @@ class Neo4jBackend:
             IncompleteLoadError: a load was interrupted; run it again.
 
         Example:
-            >>> db = Neo4jBackend.connect(species="R-HSA")  # doctest: +SKIP
+            db = Neo4jBackend.connect(species="R-HSA")
         """
         prefix = normalize_species(species)
         conn = Connection.open(uri, user, password, database)
@@ -109,7 +109,7 @@ class Neo4jBackend:
         """Close the connection.
 
         Example:
-            >>> db.close()  # doctest: +SKIP
+            db.close()
         """
         self._conn.close()
 
@@ -166,8 +166,8 @@ class Neo4jBackend:
         """Whether ``pid`` is a pathway of this species.
 
         Example:
-            >>> db.has_pathway("R-HSA-109581")  # doctest: +SKIP
-            True
+            db.has_pathway("R-HSA-109581")
+            # True
         """
         return bool(self._read("MATCH (p:Pathway {id: $id}) WHERE p.species = $sp RETURN p.id AS id", id=pid))
 
@@ -175,8 +175,8 @@ class Neo4jBackend:
         """The :class:`Pathway` record of ``pid``.
 
         Example:
-            >>> db.pathway("R-HSA-109581").name  # doctest: +SKIP
-            'Apoptosis'
+            db.pathway("R-HSA-109581").name
+            # 'Apoptosis'
         """
         row = self._one(
             "MATCH (p:Pathway {id: $id}) WHERE p.species = $sp RETURN p.id AS id, p.name AS name, p.level AS level",
@@ -188,8 +188,8 @@ class Neo4jBackend:
         """All pathways of the species, or those at one level, sorted by (level, name, id).
 
         Example:
-            >>> len(db.pathways(level=1))  # doctest: +SKIP
-            29
+            len(db.pathways(level=1))
+            # 29
         """
         if level is None:
             rows = self._read(
@@ -207,8 +207,8 @@ class Neo4jBackend:
         """The level of a pathway (1 = top level), as stored by the loader.
 
         Example:
-            >>> db.level_of("R-HSA-109581")  # doctest: +SKIP
-            2
+            db.level_of("R-HSA-109581")
+            # 2
         """
         return int(self._one("MATCH (p:Pathway {id: $id}) WHERE p.species = $sp RETURN p.level AS level", pid)["level"])
 
@@ -216,8 +216,8 @@ class Neo4jBackend:
         """How many pathways sit at each level.
 
         Example:
-            >>> db.levels()[1]  # doctest: +SKIP
-            29
+            db.levels()[1]
+            # 29
         """
         rows = self._read("MATCH (p:Pathway) WHERE p.species = $sp RETURN p.level AS level, count(p) AS n")
         return {int(r["level"]): int(r["n"]) for r in sorted(rows, key=lambda r: r["level"])}
@@ -234,8 +234,8 @@ class Neo4jBackend:
         """The direct sub-pathways of ``pid``, sorted.
 
         Example:
-            >>> "R-HSA-109606" in db.children("R-HSA-109581")  # doctest: +SKIP
-            True
+            "R-HSA-109606" in db.children("R-HSA-109581")
+            # True
         """
         return self._related(pid, "(p)-[:HAS_CHILD]->(q:Pathway)")
 
@@ -243,8 +243,8 @@ class Neo4jBackend:
         """The direct super-pathways of ``pid``, sorted.
 
         Example:
-            >>> db.parents("R-HSA-109581")  # doctest: +SKIP
-            ['R-HSA-5357801']
+            db.parents("R-HSA-109581")
+            # ['R-HSA-5357801']
         """
         return self._related(pid, "(p)<-[:HAS_CHILD]-(q:Pathway)")
 
@@ -252,8 +252,8 @@ class Neo4jBackend:
         """Every pathway above ``pid`` (through any parent), sorted.
 
         Example:
-            >>> db.ancestors("R-HSA-109581")  # doctest: +SKIP
-            ['R-HSA-5357801']
+            db.ancestors("R-HSA-109581")
+            # ['R-HSA-5357801']
         """
         return self._related(pid, "(p)<-[:HAS_CHILD*1..]-(q:Pathway)")
 
@@ -261,8 +261,8 @@ class Neo4jBackend:
         """Every pathway below ``pid``, sorted.
 
         Example:
-            >>> "R-HSA-109606" in db.descendants("R-HSA-5357801")  # doctest: +SKIP
-            True
+            "R-HSA-109606" in db.descendants("R-HSA-5357801")
+            # True
         """
         return self._related(pid, "(p)-[:HAS_CHILD*1..]->(q:Pathway)")
 
@@ -270,8 +270,8 @@ class Neo4jBackend:
         """Pathways whose name contains ``text`` (case-insensitive), or whose id is ``text``; best matches first.
 
         Example:
-            >>> db.search("apoptosis")[0].id  # doctest: +SKIP
-            'R-HSA-109581'
+            db.search("apoptosis")[0].id
+            # 'R-HSA-109581'
         """
         needle = str(text).strip().lower()
         if not needle:
@@ -295,8 +295,8 @@ class Neo4jBackend:
         """Whether ``gene`` is in any gene set of this species.
 
         Example:
-            >>> db.has_gene("TP53")  # doctest: +SKIP
-            True
+            db.has_gene("TP53")
+            # True
         """
         rows = self._read(
             "MATCH (g:Gene {symbol: $s})<-[:HAS_GENE]-(p:Pathway) WHERE p.species = $sp RETURN p.id AS id LIMIT 1",
@@ -308,8 +308,8 @@ class Neo4jBackend:
         """Every gene symbol in the species' gene sets, sorted.
 
         Example:
-            >>> "TP53" in db.genes()  # doctest: +SKIP
-            True
+            "TP53" in db.genes()
+            # True
         """
         rows = self._read("MATCH (p:Pathway)-[:HAS_GENE]->(g:Gene) WHERE p.species = $sp RETURN DISTINCT g.symbol AS s")
         return sorted(r["s"] for r in rows)
@@ -318,8 +318,8 @@ class Neo4jBackend:
         """The genes of a pathway, sorted; ``inclusive=True`` takes the union over its descendants too.
 
         Example:
-            >>> "CASP3" in db.genes_of("R-HSA-109581")  # doctest: +SKIP
-            True
+            "CASP3" in db.genes_of("R-HSA-109581")
+            # True
         """
         if inclusive:
             pattern, collect = "(p)-[:HAS_CHILD*0..]->(:Pathway)-[:HAS_GENE]->(q:Gene)", "collect(DISTINCT q.symbol)"
@@ -349,8 +349,8 @@ class Neo4jBackend:
         """The pathways at ``level`` whose gene set holds ``gene`` (P-NET padding reported in ``padded``).
 
         Example:
-            >>> "R-HSA-109581" in db.pathways_of("TP53", level=2).ids  # doctest: +SKIP
-            True
+            "R-HSA-109581" in db.pathways_of("TP53", level=2).ids
+            # True
         """
         found = self._memberships([gene], inclusive).get(gene)
         if not found:
@@ -371,8 +371,8 @@ class Neo4jBackend:
         the same sparse routine as the NetworkX graph's (:func:`reactomenet._mask.build_mask`).
 
         Example:
-            >>> db.mask(["TP53", "MDM2", "NOT_A_GENE"]).missing  # doctest: +SKIP
-            ['NOT_A_GENE']
+            db.mask(["TP53", "MDM2", "NOT_A_GENE"]).missing
+            # ['NOT_A_GENE']
         """
         level = _check_level(level)
         genes = _check_gene_list(genes)

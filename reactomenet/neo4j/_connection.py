@@ -54,9 +54,9 @@ class Connection:
     failures (deadlocks, leader switches).
 
     Example:
-        >>> conn = Connection.open("bolt://127.0.0.1:7687", "neo4j", "secret")  # doctest: +SKIP
-        >>> conn.read("RETURN 1 AS one")[0]["one"]  # doctest: +SKIP
-        1
+        conn = Connection.open("bolt://127.0.0.1:7687", "neo4j", "secret")
+        conn.read("RETURN 1 AS one")[0]["one"]
+        # 1
     """
 
     def __init__(self, driver: neo4j.Driver, uri: str, user: str, database: str | None) -> None:
@@ -140,7 +140,7 @@ class Connection:
         """Run several write statements in one managed (retrying) transaction: all of them commit, or none.
 
         Example:
-            >>> conn.write_all([("MERGE (g:Gene {symbol: $s})", {"s": "TP53"})])  # doctest: +SKIP
+            conn.write_all([("MERGE (g:Gene {symbol: $s})", {"s": "TP53"})])
         """
 
         def work(tx: neo4j.ManagedTransaction) -> None:
@@ -154,7 +154,7 @@ class Connection:
         """Run a read query in a managed transaction and return its records.
 
         Example:
-            >>> conn.read("MATCH (p:Pathway) RETURN count(p) AS n")  # doctest: +SKIP
+            conn.read("MATCH (p:Pathway) RETURN count(p) AS n")
         """
         return self._run(query, params, neo4j.RoutingControl.READ)
 
@@ -162,7 +162,7 @@ class Connection:
         """Run a write query in a managed (retrying) transaction and return its records.
 
         Example:
-            >>> conn.write("MERGE (g:Gene {symbol: $s})", s="TP53")  # doctest: +SKIP
+            conn.write("MERGE (g:Gene {symbol: $s})", s="TP53")
         """
         return self._run(query, params, neo4j.RoutingControl.WRITE)
 

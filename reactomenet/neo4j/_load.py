@@ -166,10 +166,10 @@ def load_release(
         ReleaseMismatchError: the database holds another release of the species and ``replace`` is False.
 
     Example:
-        >>> from reactomenet import ReactomeGraph
-        >>> report = load_release(ReactomeGraph.load(), "bolt://127.0.0.1:7687", "neo4j", pw)  # doctest: +SKIP
-        >>> report.pathways  # doctest: +SKIP
-        2848
+        from reactomenet import ReactomeGraph
+        report = load_release(ReactomeGraph.load(), "bolt://127.0.0.1:7687", "neo4j", pw)
+        report.pathways
+        # 2848
     """
     from reactomenet import __version__
 

@@ -27,8 +27,8 @@ def read_metadata(conn: Connection, species: str) -> dict[str, Any] | None:
     """The properties of the release node of ``species`` (None when the species was never loaded).
 
     Example:
-        >>> read_metadata(conn, "R-HSA")["complete"]  # doctest: +SKIP
-        True
+        read_metadata(conn, "R-HSA")["complete"]
+        # True
     """
     rows = conn.read(f"MATCH (m:{META_LABEL} {{species: $species}}) RETURN properties(m) AS m", species=species)
     return dict(rows[0]["m"]) if rows else None
@@ -38,8 +38,8 @@ def all_metadata(conn: Connection) -> list[dict[str, Any]]:
     """The properties of every release node, sorted by species.
 
     Example:
-        >>> [m["species"] for m in all_metadata(conn)]  # doctest: +SKIP
-        ['R-HSA']
+        [m["species"] for m in all_metadata(conn)]
+        # ['R-HSA']
     """
     rows = conn.read(f"MATCH (m:{META_LABEL}) RETURN properties(m) AS m")
     return sorted((dict(r["m"]) for r in rows), key=lambda m: str(m.get("species")))

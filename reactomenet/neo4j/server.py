@@ -79,7 +79,7 @@ def arcadedb_paths() -> tuple[Path, Path]:
         ServerError: the wheel is not installed or lacks its runtime.
 
     Example:
-        >>> java, jars = arcadedb_paths()  # doctest: +SKIP
+        java, jars = arcadedb_paths()
     """
     spec = importlib.util.find_spec("arcadedb_embedded")
     if spec is None or not spec.submodule_search_locations:
@@ -219,9 +219,9 @@ def start_server(
             short, the port is taken, or the server did not come up (the log's last error is quoted).
 
     Example:
-        >>> info = start_server("/tmp/arcadedb", password=os.environ["REACTOMENET_NEO4J_PASSWORD"])  # doctest: +SKIP
-        >>> stop_server("/tmp/arcadedb")  # doctest: +SKIP
-        True
+        info = start_server("/tmp/arcadedb", password=os.environ["REACTOMENET_NEO4J_PASSWORD"])
+        stop_server("/tmp/arcadedb")
+        # True
     """
     java, jars = arcadedb_paths()
     folder = Path(data_dir).expanduser().resolve()
