@@ -170,6 +170,10 @@ class BioDSNNModule(nn.Module):
         context_start: vocabulary index of the first context token (data of several contexts): a row's token
             says which context it is in. Composed, each member's pass carries the row's context token, so a
             member's effect is its effect in that context; the joint pass carries it too.
+        recentre_vae: the regenerated cells of one call keep those control cells' mean exactly (each gene's non-zero
+            entries are shifted by one constant, zeros stay zero): the VAE gives per-cell variation around the
+            control, never a shift of its mean (a VAE shared by very different cell lines regenerates each line's
+            mean with an error of the size of a perturbation's effect). Each call must hold cells of one context.
         mean_effect: ``[n_contexts, G]`` (one row without contexts): a learned per-context effect added to every
             perturbation, initialised to the mean change of the context's training perturbations, so the untrained
             network is the mean baseline and training learns what a perturbation adds to it; None: no such term.
@@ -192,11 +196,12 @@ class BioDSNNModule(nn.Module):
                  control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True,
                  pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False,
                  compose_members: bool = False, own_gene_head: bool = False, context_start: int | None = None,
-                 mean_effect: torch.Tensor | None = None) -> None:
+                 mean_effect: torch.Tensor | None = None, recentre_vae: bool = False) -> None:
         super().__init__()
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
         self.detach_vae_baseline = bool(detach_vae_baseline)
+        self.recentre_vae = bool(recentre_vae)
 
         def _w(w: torch.Tensor | None, ei: torch.Tensor) -> torch.Tensor:
             return torch.ones(ei.shape[1]) if w is None else torch.as_tensor(w, dtype=torch.float32)
@@ -265,6 +270,14 @@ class BioDSNNModule(nn.Module):
         self.context_start = context_start
         self.mean_effect = (nn.Parameter(torch.as_tensor(mean_effect, dtype=torch.float32).clone())
                             if mean_effect is not None else None)
+        if mean_effect is not None:  # the prior itself (the parameter above moves away from it in training)
+            self.register_buffer("mean_prior", torch.as_tensor(mean_effect, dtype=torch.float32).clone(),
+                                 persistent=False)
+        # how much of the untrained prior (the mean effect) and of the learned change beyond it is predicted: 1 and
+        # 1 in training, then fitted on the validation conditions (biodsnn.model.BioDSNN.fit, shrink_to_prior);
+        # saved with the weights
+        self.register_buffer("prior_scale", torch.ones(()))
+        self.register_buffer("effect_scale", torch.ones(()))
         self.joint_w1: nn.Parameter | None = None
         self.compose_members = bool(compose_members) and not self.variant.additive_prior
         if self.compose_members:
@@ -382,12 +395,18 @@ class BioDSNNModule(nn.Module):
         return torch.where(is_ctx, -1, cond_perts), context
 
     def _with_mean(self, cond_perts: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Add the per-context mean effect to every row that perturbs a gene (controls stay at no change)."""
+        """Add the per-context mean effect to every row that perturbs a gene (controls stay at no change), then
+        scale the untrained prior by ``prior_scale`` a and what was learned beyond it by ``effect_scale`` b:
+        a · prior + b · (effect − prior)."""
         if self.mean_effect is None:
-            return out
+            return out if bool(self.effect_scale == 1) else self.effect_scale * out
         genes, context = self._split_context(cond_perts)
         perturbed = ((genes >= 0).sum(1) > 0).to(out.dtype).unsqueeze(1)
-        return out + perturbed * self.mean_effect[context.clamp(min=0)]
+        full = out + perturbed * self.mean_effect[context.clamp(min=0)]
+        if bool(self.effect_scale == 1) and bool(self.prior_scale == 1):
+            return full
+        prior = perturbed * self.mean_prior[context.clamp(min=0)]
+        return self.prior_scale * prior + self.effect_scale * (full - prior)
 
     def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each
@@ -462,7 +481,12 @@ class BioDSNNModule(nn.Module):
         if self.vae is None:
             return control_x, None
         out = self.vae(control_x, generator)
-        return (out.recon.detach() if self.detach_vae_baseline else out.recon), out
+        recon = out.recon.detach() if self.detach_vae_baseline else out.recon
+        if self.recentre_vae:
+            nonzero = (control_x != 0).to(recon.dtype)
+            shift = ((control_x - recon) * nonzero).sum(0) / nonzero.sum(0).clamp(min=1)
+            recon = recon + shift * nonzero
+        return recon, out
 
     def forward(self, control_x: torch.Tensor, cond_perts: torch.Tensor, cell_condition: torch.Tensor,
                 generator: torch.Generator | None = None) -> ModuleOutput:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -490,3 +491,63 @@ def test_untrained_module_with_a_mean_effect_is_the_mean_baseline() -> None:
     assert torch.allclose(out[0], mean[0]) and torch.allclose(out[1], mean[1])
     assert torch.equal(out[2], torch.zeros(12))
     assert any(p is m.mean_effect for p in m.parameters())  # learned, not frozen
+
+
+def test_effect_scale_moves_between_the_prior_and_the_trained_effect() -> None:
+    mean = torch.randn(2, 12, generator=torch.Generator().manual_seed(5))
+    m = _context_module(mean)
+    with torch.no_grad():
+        m.gene_w1.normal_()
+        m.mean_effect.add_(0.3)  # training moved the mean too
+    cond = torch.tensor([[0, 3, 8], [5, 9, -1], [9, -1, -1]])
+    full = m.knowledge(cond)
+    m.effect_scale.fill_(0.0)
+    prior = m.knowledge(cond)
+    assert torch.allclose(prior[0], mean[0]) and torch.allclose(prior[1], mean[1]) and torch.equal(prior[2], full[2])
+    m.effect_scale.fill_(0.25)
+    m.prior_scale.fill_(0.5)
+    assert torch.allclose(m.knowledge(cond), 0.5 * prior + 0.25 * (full - prior), atol=1e-6)
+    m.effect_scale.fill_(0.0)
+    m.prior_scale.fill_(0.0)
+    assert torch.equal(m.knowledge(cond), torch.zeros(3, 12))  # both off: no change
+    assert {"effect_scale", "prior_scale"} <= set(m.state_dict())  # saved with the weights
+
+
+def test_shrinkage_scales_are_the_least_squares_optimum_in_the_unit_square() -> None:
+    from biodsnn.model import shrinkage_scales
+
+    rng = np.random.default_rng(0)
+    true, ctrl = rng.normal(size=(4, 30)), rng.normal(size=(4, 30)) * 0.1
+    top = [rng.choice(30, 5, replace=False) for _ in range(4)]
+
+    def objective(prior: np.ndarray, full: np.ndarray, a: float, b: float) -> float:
+        p = ctrl + a * (prior - ctrl) + b * (full - prior)
+        de = np.mean([np.mean((p[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])
+        de0 = np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])
+        return de / de0 + np.mean((p - true) ** 2) / np.mean((ctrl - true) ** 2)
+
+    grid = np.linspace(0, 1, 101)
+    cases = [(ctrl + 0.3 * (true - ctrl), true + rng.normal(size=(4, 30)) * 0.8),  # inside the square
+             (ctrl - 0.5 * (true - ctrl), true + rng.normal(size=(4, 30)) * 0.3),  # a prior pointing the wrong way
+             (ctrl + 2.0 * (true - ctrl), ctrl + 3.0 * (true - ctrl))]             # both overshoot
+    for prior, full in cases:
+        a, b = shrinkage_scales(full, prior, true, ctrl, top)
+        assert 0 <= a <= 1 and 0 <= b <= 1
+        brute = min(objective(prior, full, x, y) for x in grid for y in grid)
+        assert objective(prior, full, a, b) <= brute + 1e-9
+    assert shrinkage_scales(ctrl, ctrl, true, ctrl, top) == (0.0, 0.0)  # nothing learned, no prior: no change
+
+
+def test_recentred_vae_keeps_the_control_mean_and_the_zeros() -> None:
+    m = _module("full")
+    m.recentre_vae = True
+    x = torch.rand(16, 12) * (torch.rand(16, 12) > 0.3)
+    base, _ = m.regenerate(x)
+    assert torch.allclose(base.mean(0), x.mean(0), atol=1e-5)  # the mean is the control cells' own
+    assert torch.equal(base[x == 0], torch.zeros(int((x == 0).sum())))  # zeros stay zero
+    m.recentre_vae = False
+    plain, _ = m.regenerate(x)
+    assert not torch.allclose(plain.mean(0), x.mean(0), atol=1e-3)  # the untrained decoder is off without it
+    nonzero = (x != 0).float()  # the VAE's cells, each gene's non-zero entries shifted by one constant
+    shift = ((x - plain) * nonzero).sum(0) / nonzero.sum(0).clamp(min=1)
+    assert torch.allclose(base, plain + shift * nonzero, atol=1e-6)
