@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ import pandas as pd
 import torch
 
 from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
-from biodsnn.data.conditions import split_context
+from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
-from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, train
+from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, check_finite, resolve_device, train
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, write_json, write_parquet
 
@@ -75,6 +76,112 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # prediction: control cells whose regenerated expression is averaged (0 = all)
     "n_control_predict": 512, "predict_chunk": 8,
 }
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """The type and range of one option: ``low``/``high`` bounds (None: none), ``open_low``/``open_high`` exclusive."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    choices: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The allowed values in words, e.g. ``a number in (0, 1]``."""
+        if self.kind is bool:
+            return "true or false"
+        if self.choices:
+            return " or ".join(self.choices)
+        what = "a whole number" if self.kind is int else "a number"
+        if self.low is not None and self.high is not None:
+            lo, hi = "(" if self.open_low else "[", ")" if self.open_high else "]"
+            return f"{what} in {lo}{self.low:g}, {self.high:g}{hi}"
+        if self.low is not None:
+            return f"{what} {'>' if self.open_low else '≥'} {self.low:g}"
+        return what
+
+
+#: The type and range of each option of DEFAULT_HPARAMS, checked before any work (validate_hparams).
+HPARAM_SPECS: dict[str, OptionSpec] = {
+    "hidden": OptionSpec(int, 1), "n_heads": OptionSpec(int, 1), "d_ff": OptionSpec(int, 1),
+    "vae_intermediate": OptionSpec(int, 1), "vae_latent": OptionSpec(int, 1), "pos_weight": OptionSpec(float),
+    "dropout": OptionSpec(float, 0, 1, open_high=True), "detach_vae_baseline": OptionSpec(bool),
+    "mark_perturbed": OptionSpec(bool), "compose_members": OptionSpec(bool), "own_gene_head": OptionSpec(bool),
+    "mean_effect_prior": OptionSpec(bool), "shrink_to_prior": OptionSpec(bool), "recentre_vae": OptionSpec(bool),
+    "gamma": OptionSpec(float, 0), "direction_weight": OptionSpec(float, 0), "autofocus_weight": OptionSpec(float, 0),
+    "vae_weight": OptionSpec(float, 0), "kl_weight": OptionSpec(float, 0),
+    "direction_sharpness": OptionSpec(float, 0, open_low=True), "loss_level": OptionSpec(str, choices=("mean", "cell")),
+    "epochs": OptionSpec(int, 1), "lr": OptionSpec(float, 0, open_low=True), "weight_decay": OptionSpec(float, 0),
+    "weight_decay_biases": OptionSpec(bool), "lr_step": OptionSpec(int, 1),
+    "lr_gamma": OptionSpec(float, 0, 1, open_low=True), "grad_clip": OptionSpec(float, 0),
+    "batch_size": OptionSpec(int, 1), "n_de": OptionSpec(int, 1), "n_control_predict": OptionSpec(int, 0),
+    "predict_chunk": OptionSpec(int, 1),
+}
+
+
+def _coerce(key: str, value: Any, spec: OptionSpec) -> Any:
+    """``value`` as the spec's type (text from the command line parsed strictly), or InputError naming the option."""
+    bad = InputError(f"option {key}={value!r}: give {spec.describe()}")
+    if spec.kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise bad
+    if spec.kind is str:
+        if str(value) not in spec.choices:
+            raise bad
+        return str(value)
+    if isinstance(value, bool):
+        raise bad
+    try:
+        number = float(value) if spec.kind is float else value
+        if spec.kind is int:
+            whole_float = isinstance(value, float) and value.is_integer()
+            if whole_float or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+                number = int(value)
+            elif not isinstance(value, int):
+                raise bad
+    except (TypeError, ValueError):
+        raise bad from None
+    if not np.isfinite(number):
+        raise bad
+    if spec.low is not None and (number < spec.low or (spec.open_low and number == spec.low)):
+        raise bad
+    if spec.high is not None and (number > spec.high or (spec.open_high and number == spec.high)):
+        raise bad
+    return number
+
+
+def validate_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
+    """Check options against :data:`HPARAM_SPECS` (type, range, n_heads dividing hidden); return them typed.
+
+    Unknown names get a did-you-mean; ``device`` is passed through. Called before any work starts.
+
+    Example:
+        >>> validate_hparams({"hidden": "32", "mark_perturbed": "false"})
+        {'hidden': 32, 'mark_perturbed': False}
+        >>> validate_hparams({"dropout": 1.5})
+        Traceback (most recent call last):
+        ...
+        reactomenet.errors.InputError: option dropout=1.5: give a number in [0, 1)
+    """
+    unknown = sorted(set(hparams) - set(DEFAULT_HPARAMS) - {"device"})
+    if unknown:
+        hint = did_you_mean(unknown[0], DEFAULT_HPARAMS, n=1)
+        raise InputError(f"unknown BioDSNN option {unknown[0]!r}{hint}; see biodsnn.model.DEFAULT_HPARAMS")
+    out = {k: (v if k == "device" else _coerce(k, v, HPARAM_SPECS[k])) for k, v in hparams.items()}
+    hidden = out.get("hidden", DEFAULT_HPARAMS["hidden"])
+    heads = out.get("n_heads", DEFAULT_HPARAMS["n_heads"])
+    if hidden % heads:
+        raise InputError(f"option n_heads={heads} does not divide hidden={hidden}; choose n_heads among "
+                         f"{', '.join(str(d) for d in range(1, hidden + 1) if hidden % d == 0)}")
+    return out
+
+
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
                 "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
 
@@ -99,6 +206,39 @@ def _load_knowledge(path: str | os.PathLike[str]) -> Any:
     if _knowledge_path(kb) is None:
         kb._biodsnn_path = str(Path(path).resolve())  # remembered for config.json
     return kb
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _saved_device(name: Any) -> str:
+    """The device a run was saved on if this machine has it, else the CPU (a run trained on cuda:3 loads anywhere)."""
+    try:
+        return str(resolve_device(str(name)))
+    except InputError:
+        return "cpu"
+
+
+def check_predictions(x: np.ndarray, conditions: Sequence[str]) -> None:
+    """Raise InputError unless every predicted value is finite (nothing non-finite is ever written).
+
+    Example:
+        >>> check_predictions(np.zeros((1, 2)), ["A+ctrl"])
+        >>> check_predictions(np.array([[0.0, np.nan]]), ["A+ctrl"])
+        Traceback (most recent call last):
+        ...
+        reactomenet.errors.InputError: the predictions for A+ctrl are not finite (NaN or infinity); ...
+    """
+    bad = ~np.isfinite(np.asarray(x)).all(axis=tuple(range(1, np.ndim(x)))) if np.ndim(x) > 1 else []
+    names = list(dict.fromkeys(str(c) for c, b in zip(conditions, bad, strict=False) if b))
+    if names or not np.isfinite(np.asarray(x)).all():
+        raise InputError(f"the predictions for {', '.join(names[:5]) or 'some conditions'} are not finite (NaN or "
+                         "infinity); the run's weights are broken: fit it again")
 
 
 def _alias_map(genes: Sequence[str], vocabulary: set[str]) -> dict[str, str]:
@@ -172,13 +312,10 @@ class BioDSNN:
                  data_options: dict[str, Any] | None = None, de: Any = None, **hparams: Any) -> None:
         from biodsnn.data import Split, make_split
 
-        unknown = sorted(set(hparams) - set(DEFAULT_HPARAMS) - {"device"})
-        if unknown:
-            hint = did_you_mean(unknown[0], DEFAULT_HPARAMS, n=1)
-            raise InputError(f"unknown BioDSNN option {unknown[0]!r}{hint}; see biodsnn.model.DEFAULT_HPARAMS")
+        hparams = validate_hparams(hparams)
         self.variant = get_variant(variant).name
         self.seed = int(seed)
-        self.device = torch.device(hparams.pop("device", "cpu"))
+        self.device = resolve_device(hparams.pop("device", "cpu"))
         self.hparams = {**DEFAULT_HPARAMS, **hparams}
         self.name = f"BioDSNN-{self.variant}"
         if isinstance(data, (str, os.PathLike, anndata.AnnData)):
@@ -307,7 +444,8 @@ class BioDSNN:
                     hint = did_you_mean(g, self.pert_vocab[: len(self.pert_vocab) - len(self.context_tokens)])
                     raise NotFoundError(f"cannot predict {cond!r}: gene {g!r} is neither measured, nor in the GO "
                                         f"graph, nor perturbed in training{hint}; use such a gene or rebuild the "
-                                        "knowledge bundle with GO annotations that hold it")
+                                        "knowledge bundle with GO annotations that hold it"
+                                        f"{delimiter_hint(g, genes=self.pert_vocab)}")
                 idx.append(self.pert_index[g])
             if self.context_tokens:
                 if context not in self.contexts:
@@ -416,12 +554,19 @@ class BioDSNN:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
                                     loss=self.batch_loss, validate=self.validation_metric, config=config,
-                                    run_dir=run_dir, resume=resume, device=self.device, progress=progress)
+                                    run_dir=run_dir, resume=resume, device=self.device, progress=progress,
+                                    options=self._run_options())
         self.history, self.best_epoch = result.history, result.best_epoch
         if hp["shrink_to_prior"] and self.split.val and not get_variant(self.variant).additive_prior:
             self._fit_effect_scale()
         self.module.eval()
         return self
+
+    def _run_options(self) -> dict[str, Any]:
+        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer)."""
+        return {"variant": self.variant, "seed": self.seed, "data": getattr(self.data, "fingerprint", None),
+                "split": getattr(self.split, "fingerprint", None),
+                **{k: v for k, v in self.hparams.items() if k != "epochs"}}
 
     @torch.no_grad()
     def _fit_effect_scale(self) -> None:
@@ -567,10 +712,12 @@ class BioDSNN:
         Example:
             model.save("run/")
         """
+        check_finite(self.module, "the trained weights")  # no run is saved with NaN weights
         out = Path(run_dir)
         out.mkdir(parents=True, exist_ok=True)
         with atomic_output(out / "model.pt", suffix=".pt") as tmp:
             torch.save({k: v.cpu() for k, v in self.module.state_dict().items()}, tmp)
+            self._weights_sha256 = _file_sha256(tmp)
         with atomic_output(out / "split.json", suffix=".json") as tmp:
             self.split.save(tmp)
         history = pd.DataFrame(self.history, columns=["epoch", "train_loss", "val_top20_de_mse", "lr", "seconds"])
@@ -580,7 +727,7 @@ class BioDSNN:
             with atomic_output(out / LOG_FILE) as tmp:
                 tmp.write_text("".join(f"epoch {int(h['epoch'])} loss {h['train_loss']:.6g} "
                                        f"val_top20_de_mse {h['val_top20_de_mse']:.6g}\n" for h in self.history))
-        write_json(self.config(), out / "config.json")
+        write_json({**self.config(), "weights_sha256": self._weights_sha256}, out / "config.json")
         return out
 
     @classmethod
@@ -594,7 +741,24 @@ class BioDSNN:
         cfg_path = run / "config.json"
         if not cfg_path.exists():
             raise NotFoundError(f"{run} is not a BioDSNN run folder (no config.json); fit one with `biodsnn fit`")
-        cfg = json.loads(cfg_path.read_text())
+        try:
+            cfg = json.loads(cfg_path.read_text())
+            if not isinstance(cfg, dict) or not isinstance(cfg.get("hparams"), dict):
+                raise ValueError("no hparams")
+            if not all(isinstance(cfg.get(k), want) for k, want in (("data", dict), ("knowledge", dict),
+                                                                       ("variant", str))):
+                raise KeyError("data, knowledge or variant")
+        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise InputError(f"{cfg_path} is not a BioDSNN run config ({exc.__class__.__name__}); fit the run "
+                             "again with `biodsnn fit`") from exc
+        weights = run / "model.pt"
+        if not weights.is_file():
+            raise NotFoundError(f"{run} has no model.pt (the fit did not finish?); resume it with `biodsnn fit "
+                                "--resume` or fit again")
+        digest = _file_sha256(weights)
+        if cfg.get("weights_sha256") not in (None, digest):
+            raise InputError(f"{weights} is not the file this run saved (sha256 differs from config.json: truncated, "
+                             "corrupted or copied from another run); fit the run again")
         if data is None:
             path = cfg["data"].get("path")
             if not path:
@@ -607,7 +771,7 @@ class BioDSNN:
             if not path:
                 raise InputError(f"{run}/config.json records no knowledge path; pass knowledge= to BioDSNN.load")
             knowledge = _load_knowledge(path)
-        if _manifest_sha256(knowledge) != cfg["knowledge"]["manifest_sha256"]:
+        if _manifest_sha256(knowledge) != cfg["knowledge"].get("manifest_sha256"):
             raise InputError(f"the knowledge bundle differs from the one {run} was trained with (manifest hash); "
                              "pass the original bundle")
         hp = dict(cfg["hparams"])
@@ -617,12 +781,18 @@ class BioDSNN:
         hp.setdefault("mean_effect_prior", False)
         hp.setdefault("shrink_to_prior", False)
         hp.setdefault("recentre_vae", False)
-        model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg["seed"],
-                    device=cfg.get("device", "cpu") if torch.cuda.is_available() else "cpu", **hp)
-        state = torch.load(run / "model.pt", map_location=model.device, weights_only=True)
-        for key in ("prior_scale", "effect_scale"):  # saved before the scales existed: unscaled
-            state.setdefault(key, torch.ones(()))
-        model.module.load_state_dict(state)
+        model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg.get("seed", 0),
+                    device=_saved_device(cfg.get("device", "cpu")), **hp)
+        try:
+            state = torch.load(weights, map_location=model.device, weights_only=True)
+            for key in ("prior_scale", "effect_scale"):  # saved before the scales existed: unscaled
+                state.setdefault(key, torch.ones(()))
+            model.module.load_state_dict(state)
+        except Exception as exc:  # damaged file or another network: torch raises several types
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
+            raise InputError(f"{weights} does not load into the {cfg['variant']} network its config.json describes "
+                             f"({first}); fit the run again") from exc
+        check_finite(model.module, f"the weights in {weights}")
         model.module.eval()
         if (run / "history.parquet").exists():
             model.history = pd.read_parquet(run / "history.parquet").to_dict("records")

@@ -7,11 +7,13 @@ from generators seeded by (seed, epoch), so a resumed run continues exactly wher
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,97 @@ from reactomenet.io import atomic_output
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FILE = "train.log"
+LOCK_FILE = ".biodsnn.lock"
+#: What a run folder holds (the only names a fit replaces there).
+RUN_FILES = ("config.json", "split.json", "model.pt", "history.parquet", LOG_FILE, CHECKPOINT, LOCK_FILE)
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The torch device for ``name``; InputError for a name torch does not know or a GPU this machine lacks.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+        >>> resolve_device("banana")
+        Traceback (most recent call last):
+        ...
+        reactomenet.errors.InputError: unknown device 'banana'; use cpu, cuda or cuda:N (a GPU), or mps (Apple)
+    """
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"unknown device {str(name)!r}; use cpu, cuda or cuda:N (a GPU), or mps (Apple)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {str(name)!r}: no CUDA GPU is available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"device {str(name)!r}: this machine has {torch.cuda.device_count()} GPU(s); "
+                             "use cuda:0 … or cpu")
+    elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise InputError(f"device {str(name)!r}: no Apple GPU (MPS) is available on this machine; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"device {str(name)!r} is not supported; use cpu, cuda or mps")
+    return device
+
+
+@contextlib.contextmanager
+def run_folder(run_dir: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str] | None] = (),
+               overwrite: bool = False) -> Iterator[Path]:
+    """Guard, lock and clean up a run folder around a fit.
+
+    Refuses a folder holding other files or an input (unless ``overwrite``; see
+    :func:`reactomenet.io.check_output_folder`), and one another fit holds (a lock that dies with its process). If
+    the block fails, what it created goes (the whole folder if it was new), so a failed fit leaves no half run; an
+    interrupt (Ctrl-C) keeps ``checkpoint.pt`` for ``--resume``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> run = pathlib.Path(tempfile.mkdtemp()) / "run"
+        >>> try:
+        ...     with run_folder(run):
+        ...         raise ValueError("diverged")
+        ... except ValueError:
+        ...     pass
+        >>> run.exists()
+        False
+    """
+    import shutil
+
+    from reactomenet.io import check_output_folder, folder_lock
+
+    target = check_output_folder(run_dir, own=RUN_FILES, inputs=inputs, overwrite=overwrite, what="run folder")
+    existed = target.exists()
+    before = {p.name for p in target.iterdir()} if existed else set()
+    with folder_lock(target, name=LOCK_FILE, what="run folder"):
+        try:
+            yield target
+        except Exception:
+            if not existed:
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                for p in target.iterdir():
+                    if p.name not in before and p.name != LOCK_FILE and p.is_file():
+                        p.unlink(missing_ok=True)
+            raise
+
+
+def check_finite(module: torch.nn.Module, what: str) -> None:
+    """Raise InputError naming the first parameter of ``module`` holding NaN or infinity.
+
+    Example:
+        >>> m = torch.nn.Linear(1, 1)
+        >>> check_finite(m, "the weights")
+        >>> with torch.no_grad():
+        ...     _ = m.bias.fill_(float("nan"))
+        >>> check_finite(m, "the weights")
+        Traceback (most recent call last):
+        ...
+        reactomenet.errors.InputError: the weights hold NaN or infinite values (bias); ...
+    """
+    for name, tensor in module.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(f"{what} hold NaN or infinite values ({name}); lower the learning rate (--lr) or check "
+                             "the loss options (--set), and fit again")
 
 
 @dataclass(frozen=True)
@@ -97,7 +190,8 @@ def _logger(run_dir: Path | None) -> tuple[logging.Logger, logging.Handler | Non
 def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n_batches: Callable[[int], int],
           loss: Callable[[Any, torch.Generator], torch.Tensor], validate: Callable[[], float],
           config: TrainConfig, run_dir: str | Path | None = None, resume: bool = False,
-          device: torch.device | str = "cpu", progress: bool = True) -> TrainResult:
+          device: torch.device | str = "cpu", progress: bool = True,
+          options: Mapping[str, Any] | None = None) -> TrainResult:
     """Train ``module`` in place; on return it holds the weights of the best validation epoch.
 
     Args:
@@ -106,6 +200,10 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
         config: optimiser, schedule, epochs, seed.
         run_dir: where ``checkpoint.pt`` and ``train.log`` go (None: nowhere).
         resume: continue from ``run_dir/checkpoint.pt`` when it exists.
+        options: what defines the run (recorded in the checkpoint); a resume whose options differ is refused.
+
+    A non-finite loss stops training with an InputError naming the epoch and step; weights are checked finite after
+    every epoch, so no checkpoint holds NaN.
 
     Example:
         >>> m = torch.nn.Linear(1, 1)
@@ -127,11 +225,24 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
     if resume and ckpt_path is not None and ckpt_path.exists():
         try:
             ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as exc:  # truncated or foreign file: torch raises several types
+            raise InputError(f"cannot resume from {ckpt_path}: not a readable checkpoint ({exc.__class__.__name__}); "
+                             "remove it to start again") from exc
+        recorded = ckpt.get("options") if isinstance(ckpt, dict) else None
+        if options is not None and recorded is not None:
+            changed = [k for k in sorted(set(options) | set(recorded)) if options.get(k) != recorded.get(k)]
+            if changed:
+                shown = ", ".join(f"{k} {recorded.get(k)!r} → {options.get(k)!r}" for k in changed[:6])
+                raise InputError(f"cannot resume {run_path}: options differ from the checkpoint's ({shown}); resume "
+                                 "with the original options, or fit into a new folder without --resume")
+        try:
             module.load_state_dict(ckpt["module"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
-        except (RuntimeError, KeyError, ValueError) as exc:  # ValueError: other optimiser parameter groups
-            raise InputError(f"cannot resume from {ckpt_path}: {exc}; remove it to start again") from exc
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:  # ValueError: other parameter groups
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise InputError(f"cannot resume from {ckpt_path}: it does not fit this network ({first[:160]}); "
+                             "remove it to start again") from exc
         start_epoch = int(ckpt["epoch"])
         result.history = [dict(h) for h in ckpt["history"]]
         result.best_epoch, result.best_metric = int(ckpt["best_epoch"]), float(ckpt["best_metric"])
@@ -147,9 +258,15 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                 gen = epoch_generator(config.seed, epoch, device)
                 module.train()
                 t0, loss_sum, count = time.perf_counter(), 0.0, 0
-                for batch in batches(epoch):
+                for step, batch in enumerate(batches(epoch), start=1):
                     optimizer.zero_grad(set_to_none=True)
                     value = loss(batch, gen)
+                    if not bool(torch.isfinite(value.detach())):
+                        raise InputError(
+                            f"training stopped: the loss is {float(value.detach())} at epoch {epoch + 1}, step {step} "
+                            f"(lr {optimizer.param_groups[0]['lr']:.3g}); lower the learning rate (--lr) or check "
+                            "the loss options (--set gamma, direction_weight, …)"
+                        )
                     value.backward()
                     if config.grad_clip > 0:
                         torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
@@ -157,6 +274,7 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                     loss_sum += float(value.detach())
                     count += 1
                     bar.update(task, advance=1, info=f"loss {loss_sum / count:.4g}")
+                check_finite(module, f"after epoch {epoch + 1} the weights")
                 lr = optimizer.param_groups[0]["lr"]
                 scheduler.step()
                 module.eval()
@@ -178,7 +296,7 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                     ckpt = {"epoch": epoch + 1, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "history": result.history,
                             "best_epoch": result.best_epoch, "best_metric": result.best_metric,
-                            "best_state": best_state}
+                            "best_state": best_state, "options": dict(options) if options is not None else None}
                     with atomic_output(ckpt_path, suffix=".pt") as tmp:
                         torch.save(ckpt, tmp)
         if best_state is not None:

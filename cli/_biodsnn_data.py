@@ -7,7 +7,6 @@ by the FriendlyGroup.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -161,10 +160,12 @@ def split_command(
     **options: Any,
 ) -> None:
     """Split the conditions of a data file into train/val/test (seeded, leak-free) and write split.json."""
-    from biodsnn.data import make_split
+    from biodsnn.data import make_split, read_mapping
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [options["data_path"], mapping_path])
+    mapping = read_mapping(mapping_path) if mapping_path else None
     data = load_from_options(**options)
-    mapping = _read_mapping(mapping_path) if mapping_path else None
     split = make_split(
         data.conditions,
         kind=kind,
@@ -179,26 +180,6 @@ def split_command(
     click.echo(f"wrote {output}: {summary}")
 
 
-def _read_mapping(path: str) -> dict[str, str]:
-    from reactomenet.errors import InputError
-
-    text = Path(path).read_text()
-    if path.endswith(".json"):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path} is not valid JSON ({exc.msg}); give an object condition → split") from exc
-        if not isinstance(obj, dict):
-            raise InputError(f"{path} must hold a JSON object mapping condition → train/val/test")
-        return {str(k): str(v) for k, v in obj.items()}
-    import pandas as pd
-
-    frame = pd.read_csv(path)
-    if not {"condition", "split"} <= set(frame.columns):
-        raise InputError(f"{path} needs columns condition and split (has {', '.join(frame.columns)})")
-    return dict(zip(frame["condition"].astype(str), frame["split"].astype(str), strict=True))
-
-
 @data_group.command("de")
 @data_options
 @click.option("--n-top", type=click.IntRange(min=1), default=20, show_default=True)
@@ -207,7 +188,9 @@ def _read_mapping(path: str) -> dict[str, str]:
 def de_command(n_top: int, method: str, output: str, **options: Any) -> None:
     """Rank DE genes of every condition against control and write them (Parquet, with the data fingerprint)."""
     from biodsnn.data import rank_de_genes
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [options["data_path"]])
     data = load_from_options(**options)
     de = rank_de_genes(data, n_top=n_top, method=method)  # type: ignore[arg-type]
     de.save(output)
@@ -230,7 +213,9 @@ def export_command(split_path: str, fmt: str, pert_col: str | None, control_name
     """
     from biodsnn.data import Split
     from biodsnn.evaluate import check_output, export_real, write_h5ad
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [options["data_path"], split_path])  # --overwrite never replaces an input
     check_output(output, overwrite=overwrite)
     data = load_from_options(**options)
     split = Split.load(split_path)

@@ -17,6 +17,8 @@ from cli._common import data_options, loader_options
 from reactomenet.errors import InputError
 
 DEFAULT_VARIANTS = ("full", "noVAE", "noAttention", "noMask", "gears")
+#: What a benchmark folder holds (the only names a new benchmark there replaces).
+BENCHMARK_FILES = ("data.h5ad", "split.json", "knowledge", "runs", "report")
 
 
 def _load_runs(run_dirs: Sequence[str], data: Any) -> list[Any]:
@@ -37,7 +39,7 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
                  baselines: str | Sequence[str] | None = "all", report_dir: str | None = None, n_boot: int = 1000,
                  seed: int = 0, combos: Sequence[str] = (), plots: bool = True, data_options: dict | None = None,
                  cell_eval: bool = False, cell_eval_profile: str = "full", cells_per_condition: int = 100,
-                 cell_eval_threads: int = 1) -> Any:
+                 cell_eval_threads: int = 1, overwrite: bool = False) -> Any:
     """Score the runs in ``run_dirs`` (and/or baselines) on the runs' split; write a report if asked.
 
     Without runs, ``data_path`` and ``split_path`` say what to score the baselines on. With ``cell_eval`` every
@@ -52,6 +54,12 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
     from biodsnn.evaluate import evaluate, write_report
 
     names = resolve_baselines(baselines)
+    inputs = [*run_dirs, data_path, split_path]
+    if report_dir:  # before any work: the report must not replace the runs or the data
+        from biodsnn.evaluate._report import REPORT_FILES
+        from reactomenet.io import check_output_folder
+
+        check_output_folder(report_dir, own=REPORT_FILES, inputs=inputs, overwrite=overwrite, what="report folder")
     if cell_eval:
         from biodsnn.evaluate import import_cell_eval
 
@@ -78,7 +86,8 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
         meta = {"runs": [str(Path(r).resolve()) for r in run_dirs], "data": data_path, "split": split_path,
                 "split_fingerprint": getattr(split, "fingerprint", None)}
         if not cell_eval:
-            write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta)
+            write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta,
+                         overwrite=overwrite, inputs=inputs)
             return result
         import tempfile
 
@@ -105,7 +114,7 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
             meta["cell_eval"] = settings
             write_report(result, report_dir, combos=list(combos) or None, plots=plots, metadata=meta, notes=notes,
                          attachments=[stage / "cell-eval", stage / "cell_eval.parquet",
-                                      stage / "cell_eval_vs_ours.csv"])
+                                      stage / "cell_eval_vs_ours.csv"], overwrite=overwrite, inputs=inputs)
     return result
 
 
@@ -118,6 +127,8 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
               help="Comma-separated: control, mean, additive, linear; 'all' or 'none'.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Report folder: metrics.parquet, summary.json, report.md, PNGs.")
+@click.option("--overwrite", is_flag=True, help="Write the report into a folder holding other files (only the "
+              "report's own files replaced).")
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples over perturbations for the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and Theil–Sen.")
@@ -135,9 +146,9 @@ def run_evaluate(run_dirs: Sequence[str], *, data_path: str | None = None, split
 @click.option("--cell-eval-threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Threads of cell-eval's DE step.")
 def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_path: str | None, baselines: str,
-                     report_dir: str | None, n_boot: int, seed: int, combos: tuple[str, ...], no_plots: bool,
-                     metrics: tuple[str, ...], cell_eval: bool, cell_eval_profile: str, cells_per_condition: int,
-                     cell_eval_threads: int, **loader: Any) -> None:
+                     report_dir: str | None, overwrite: bool, n_boot: int, seed: int, combos: tuple[str, ...],
+                     no_plots: bool, metrics: tuple[str, ...], cell_eval: bool, cell_eval_profile: str,
+                     cells_per_condition: int, cell_eval_threads: int, **loader: Any) -> None:
     """Score runs and baselines on the run's test split, by subgroup, with bootstrap intervals.
 
     Example: biodsnn evaluate run/ --baselines all --report report/
@@ -150,7 +161,7 @@ def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_pat
                           report_dir=report_dir, n_boot=n_boot, seed=seed, combos=combos, plots=not no_plots,
                           data_options=loader_options(loader), cell_eval=cell_eval,
                           cell_eval_profile=cell_eval_profile, cells_per_condition=cells_per_condition,
-                          cell_eval_threads=cell_eval_threads)
+                          cell_eval_threads=cell_eval_threads, overwrite=overwrite)
     print_summary(result, metrics)
     if report_dir:
         extra = ", cell_eval.parquet, cell_eval_vs_ours.csv, cell-eval/" if cell_eval else ""
@@ -159,7 +170,8 @@ def evaluate_command(run_dirs: tuple[str, ...], data_path: str | None, split_pat
 
 def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] = DEFAULT_VARIANTS,
                   baselines: str | Sequence[str] | None = "all", epochs: int = 20, seed: int = 0,
-                  n_boot: int = 1000, plots: bool = True, progress: bool = True, **hparams: Any) -> Any:
+                  n_boot: int = 1000, plots: bool = True, progress: bool = True, overwrite: bool = False,
+                  **hparams: Any) -> Any:
     """Simulate → split → knowledge bundle → fit each variant → evaluate with baselines → report (paper Table 2).
 
     Writes ``data.h5ad``, ``split.json``, ``knowledge/``, ``runs/<variant>/`` and ``report/`` under ``out_dir``.
@@ -173,9 +185,11 @@ def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] =
     from biodsnn.model import BioDSNN
     from biodsnn.modules import get_variant
     from kg_build import KnowledgeBundle, build_bundle
+    from reactomenet.io import check_output_folder
 
     names = resolve_baselines(baselines)
     variants = [get_variant(m).name for m in models]
+    check_output_folder(out_dir, own=BENCHMARK_FILES, overwrite=overwrite, what="benchmark folder")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data_file = out / "data.h5ad"
@@ -220,8 +234,9 @@ def run_benchmark(out_dir: str, *, preset: str = "tiny", models: Sequence[str] =
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNGs.")
+@click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (they are kept).")
 def benchmark_command(preset: str, models: str, baselines: str, out_dir: str, epochs: int, seed: int, n_boot: int,
-                      device: str, no_plots: bool) -> None:
+                      device: str, no_plots: bool, overwrite: bool) -> None:
     """Run the paper's Table 2 on simulated data end to end: every variant and baseline, one report.
 
     Example: biodsnn benchmark --preset small --models full,noVAE,noAttention,noMask,gears --baselines all -o bench/
@@ -232,7 +247,7 @@ def benchmark_command(preset: str, models: str, baselines: str, out_dir: str, ep
     if not variants and baselines.strip().lower() in ("", "none"):
         raise InputError("nothing to benchmark: give --models or --baselines")
     result = run_benchmark(out_dir, preset=preset, models=variants, baselines=baselines, epochs=epochs, seed=seed,
-                           n_boot=n_boot, plots=not no_plots, device=device)
+                           n_boot=n_boot, plots=not no_plots, device=device, overwrite=overwrite)
     print_summary(result)
     click.echo(f"{out_dir}/report: report.md, metrics.parquet, summary.json")
 

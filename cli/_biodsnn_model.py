@@ -30,7 +30,7 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
 @click.option("--variant", default="full", show_default=True,
               help="full, noVAE, noAttention, noMask, gears or additive_residual.")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default 20).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 256).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
@@ -40,34 +40,40 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
                    "network), --set direction_weight=0.1 --set weight_decay=5e-4 (the paper's loss and decay).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
-def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str, epochs: int,
-                seed: int, batch_size: int | None, lr: float | None, settings: dict[str, object], device: str,
-                resume: bool, **loader: object) -> None:
+@click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the run's replaced).")
+def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_dir: str, variant: str,
+                epochs: int | None, seed: int, batch_size: int | None, lr: float | None, settings: dict[str, object],
+                device: str, resume: bool, overwrite: bool, **loader: object) -> None:
     """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
     """
-    from biodsnn.model import BioDSNN
+    from biodsnn.model import BioDSNN, validate_hparams
+    from biodsnn.modules import get_variant
+    from biodsnn.train import resolve_device, run_folder
 
+    hparams: dict[str, object] = validate_hparams(settings)  # --set values checked before the flags replace them
+    for key, value in (("batch_size", batch_size), ("lr", lr), ("epochs", epochs)):
+        if value is not None:
+            hparams[key] = value
+    # every option checked before any work: nothing is loaded, created or trained for a bad one
+    hparams = {**validate_hparams(hparams), "device": resolve_device(device)}
+    get_variant(variant)
     options = loader_options(loader)
-    data = load_data(data_path, loader)
-    hparams: dict[str, object] = {**settings, "device": device}
-    if batch_size is not None:
-        hparams["batch_size"] = batch_size
-    if lr is not None:
-        hparams["lr"] = lr
-    model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
-                    **hparams)
-    if model.trained_outside_go:
-        shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
-        click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
-                   f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
-    if model.aliases:
-        click.echo("note: perturbed gene names read as current symbols: "
-                   + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
-    model.fit(epochs=epochs, run_dir=run_dir, resume=resume)
-    model.save(run_dir)
-    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {epochs}")
+    with run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite):
+        data = load_data(data_path, loader)
+        model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
+                        **hparams)
+        if model.trained_outside_go:
+            shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
+            click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
+                       f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
+        if model.aliases:
+            click.echo("note: perturbed gene names read as current symbols: "
+                       + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
+        model.fit(run_dir=run_dir, resume=resume)
+        model.save(run_dir)
+    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
 
 
 @click.command("predict")
@@ -119,8 +125,10 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, f
         check_output(output, overwrite=overwrite)  # before loading the model: fail fast
     elif not conditions:
         raise InputError('give the conditions to predict: --perturbations "FOSB+CEBPB" ETS2')
-    from biodsnn.model import BioDSNN
+    from biodsnn.model import BioDSNN, check_predictions
+    from reactomenet.io import check_output_file
 
+    check_output_file(output, [run_dir, data_path, knowledge_dir])
     data = None
     if data_path is not None:
         cfg_path = Path(run_dir) / "config.json"
@@ -132,6 +140,7 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, f
 
         adata = predict_cells(model, model.data, model.split, cells_per_condition=cells_per_condition, seed=seed,
                               **celleval_kwargs(pert_col, control_name, context_key))
+        check_predictions(adata.X.data if hasattr(adata.X, "nnz") else adata.X, [])  # nothing non-finite written
         write_h5ad(adata, output, overwrite=overwrite)
         col, ctrl = adata.uns["biodsnn"]["pert_col"], adata.uns["biodsnn"]["control_label"]
         n_ctrl = int((adata.obs[col] == ctrl).sum())
@@ -143,6 +152,7 @@ def predict_command(run_dir: str, perturbations: tuple[str, ...], output: str, f
     if contexts:
         conditions = [f"{ctx}{CONTEXT_SEP}{p}" for ctx in contexts for p in conditions]
     adata = model.predict(conditions, per_cell=per_cell)
+    check_predictions(adata.X, adata.obs["condition"].astype(str).tolist())
     with atomic_output(output, suffix=".h5ad") as tmp:
         adata.write_h5ad(tmp)
     click.echo(f"{output}: {adata.n_obs} predictions × {adata.n_vars} genes")

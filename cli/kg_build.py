@@ -79,6 +79,14 @@ def _load(kw: dict[str, Any]) -> Any:
     return load_data(kw["data_path"], kw)
 
 
+def _check_out_file(kw: dict[str, Any]) -> None:
+    """An output Parquet file must not replace an input (data, split, GO table, gene list)."""
+    from reactomenet.io import check_output_file
+
+    names = ("data_path", "split_path", "go_table", "perturbable")
+    check_output_file(kw["out"], [kw.get(k) for k in names])
+
+
 def _split(path: str | None) -> Any:
     from kg_build.bundle import _resolve_split
 
@@ -121,11 +129,15 @@ def _annotations(kw: dict[str, Any]) -> Any:
 @click.option("--mask-top-k", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--mask-threshold", default=0.4, show_default=True, type=float, help="Minimum |r| of the fallback.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Bundle folder to write.")
+@click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the bundle's replaced).")
 def bundle(**kw: Any) -> None:
     """Build the whole knowledge bundle into a folder (replaced atomically)."""
-    from kg_build.bundle import build_bundle
+    from kg_build.bundle import OWN_FILES, build_bundle
     from kg_build.go import DEFAULT_RELATIONS, ONTOLOGIES
+    from reactomenet.io import check_output_folder
 
+    inputs = [kw["data_path"], kw["split_path"], kw["go_table"], kw["perturbable"]]
+    check_output_folder(kw["out"], own=OWN_FILES, inputs=inputs, overwrite=kw["overwrite"], what="bundle folder")
     split = _split(kw["split_path"])
     data = _load(kw)
     out = build_bundle(
@@ -148,6 +160,8 @@ def bundle(**kw: Any) -> None:
         map_genes=kw["map_genes"],
         data_path=kw["data_path"],
         progress=True,
+        overwrite=kw["overwrite"],
+        inputs=inputs,
     )
     import json
 
@@ -174,6 +188,7 @@ def go(**kw: Any) -> None:
     from kg_build.go import go_graph, perturbable_genes
     from reactomenet.io import write_parquet
 
+    _check_out_file(kw)
     ann = _annotations(kw)
     perturbed: list[str] = []
     if kw["data_path"]:
@@ -213,6 +228,7 @@ def coexpression(**kw: Any) -> None:
     from kg_build.coexpression import coexpression_graph, pearson_matrix, training_cells
     from reactomenet.io import write_parquet
 
+    _check_out_file(kw)
     split = _split(kw["split_path"])
     data = _load(kw)
     rows = training_cells(data, split)
@@ -246,6 +262,7 @@ def mask(**kw: Any) -> None:
     from reactomenet import ReactomeGraph
     from reactomenet.io import write_parquet
 
+    _check_out_file(kw)
     split = _split(kw["split_path"])
     data = _load(kw)
     symbols = data_symbols(data.genes, load_go_annotations().genes, map_genes=kw["map_genes"])

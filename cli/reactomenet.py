@@ -286,6 +286,9 @@ def read_gene_list(path: str | os.PathLike[str]) -> list[str]:
 @backend_options
 def mask_command(genes_path: str, level: int, output: str, inclusive: bool, map_names: bool, **opts: Any) -> None:
     """Gene × gene mask: pairs of genes sharing a level-N pathway, plus the diagonal, as Parquet."""
+    from reactomenet.io import check_output_file
+
+    check_output_file(output, [genes_path])
     genes = read_gene_list(genes_path)
     backend = _open(opts)
     if map_names:
@@ -313,11 +316,14 @@ def mask_command(genes_path: str, level: int, output: str, inclusive: bool, map_
 
 # ---------------------------------------------------------------------------------------------- release-level
 @main.command("export")
-@click.option("-o", "--output", required=True, metavar="DIR", help="New or empty folder (replaced as a whole).")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="New or empty folder, or an earlier export (replaced as a whole).")
 @click.option("--levels", default="1,2,3", show_default=True, help="Levels of the gene_pathways_L*.parquet tables.")
 @click.option("--inclusive", is_flag=True, help="Use union-over-descendants gene sets for the gene tables.")
+@click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the export's replaced).")
 @release_options
-def export_command(output: str, levels: str, inclusive: bool, release: str | None, species: str) -> None:
+def export_command(output: str, levels: str, inclusive: bool, overwrite: bool, release: str | None,
+                   species: str) -> None:
     """Write nodes.parquet, edges.parquet and gene_pathways_L1..L3.parquet to DIR."""
     from reactomenet import ReactomeGraph
     from reactomenet.export import export_graph
@@ -326,7 +332,12 @@ def export_command(output: str, levels: str, inclusive: bool, release: str | Non
         wanted = [int(x) for x in levels.replace(" ", "").split(",") if x]
     except ValueError:
         raise InputError(f"--levels {levels!r}: give whole numbers separated by commas, e.g. 1,2,3") from None
-    paths = export_graph(ReactomeGraph.load(release, species=species), output, levels=wanted, inclusive=inclusive)
+    from reactomenet.export import EXPORT_FILES
+    from reactomenet.io import check_output_folder
+
+    check_output_folder(output, own=EXPORT_FILES, overwrite=overwrite, what="export folder")  # before any work
+    paths = export_graph(ReactomeGraph.load(release, species=species), output, levels=wanted, inclusive=inclusive,
+                         overwrite=overwrite)
     _note(f"wrote {len(paths)} files to {output}: {', '.join(p.name for p in paths)}")
 
 

@@ -33,6 +33,8 @@ from reactomenet.errors import InputError, NotFoundError
 FORMAT = "biodsnn-knowledge-bundle"
 FORMAT_VERSION = 1
 FILES = ("go_graph.parquet", "coexpression.parquet", "attention_mask.parquet", "genes.parquet", "manifest.json")
+#: What a bundle folder holds: FILES plus the split it was built with (the only files a rebuild replaces).
+OWN_FILES = (*FILES, "split.json")
 _ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(\.\d+)?$")
 
 
@@ -158,6 +160,8 @@ def build_bundle(
     data_path: str | os.PathLike[str] | None = None,
     chunk_size: int = 4096,
     progress: bool = False,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
 ) -> Path:
     """Build the knowledge bundle for ``data`` and ``split`` into the folder ``out_dir`` (atomically).
 
@@ -182,6 +186,8 @@ def build_bundle(
         data_path: the data file's path, recorded in the manifest.
         chunk_size: cells per chunk when streaming the correlation.
         progress: show progress bars.
+        overwrite: write into a folder holding other files (only the bundle's own files there are replaced).
+        inputs: more input paths (a ``--perturbable`` list…) the folder must not hold, besides data, split, GO table.
 
     Example:
         >>> import tempfile
@@ -194,9 +200,11 @@ def build_bundle(
         >>> kb.genes == data.genes, kb.perturbable_genes == perturbed
         (True, True)
     """
-    from reactomenet.io import atomic_directory, write_json, write_parquet
+    from reactomenet.io import check_output_folder, output_folder, write_json, write_parquet
 
     split, split_path = _resolve_split(split)
+    inputs = [*inputs, data_path, split_path, go_table, getattr(data, "source", None)]
+    check_output_folder(out_dir, own=OWN_FILES, inputs=inputs, overwrite=overwrite, what="bundle folder")  # before work
     annotations = load_go_annotations(
         go_table, ontologies=ontologies, drop_evidence=drop_evidence, propagate=propagate, relations=relations
     )
@@ -279,13 +287,15 @@ def build_bundle(
     }
     meta = {"bundle": FORMAT, "data_fingerprint": data.fingerprint, "split_fingerprint": split.fingerprint}
     target = Path(out_dir)
-    with atomic_directory(target) as tmp:
+    with output_folder(target, own=OWN_FILES, inputs=inputs, overwrite=overwrite, what="bundle folder") as tmp:
         write_parquet(go.to_frame(), tmp / "go_graph.parquet", {**meta, "kind": "go_graph", **annotations.options})
         write_parquet(coexpr.to_frame(), tmp / "coexpression.parquet", {**meta, "kind": "coexpression"})
         write_parquet(mask.to_frame(), tmp / "attention_mask.parquet", {**meta, "kind": "attention_mask"})
         write_parquet(gframe, tmp / "genes.parquet", {**meta, "kind": "genes"})
         split.save(tmp / "split.json")
-        manifest["files"] = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        written = [p for p in sorted(tmp.iterdir()) if p.is_file()]
+        manifest["files"] = {p.name: _sha256_file(p) for p in written}
+        manifest["file_sizes"] = {p.name: p.stat().st_size for p in written}
         write_json(manifest, tmp / "manifest.json")
     return target
 
@@ -308,6 +318,33 @@ class EdgeSet:
     def num_edges(self) -> int:
         """Number of edges."""
         return int(self.edge_index.shape[1])
+
+
+def _read_verified(folder: Path, name: str, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Read one Parquet file of a bundle, refusing it unless its size and sha256 are the manifest's.
+
+    The bytes are hashed as they are read (one pass), so the check costs no second read.
+    """
+    import io
+
+    path = folder / name
+    blob = path.read_bytes()
+    size = (manifest.get("file_sizes") or {}).get(name)
+    digest = (manifest.get("files") or {}).get(name)
+    if size is not None and len(blob) != size:
+        raise InputError(
+            f"{path} has {len(blob)} bytes, the manifest says {size} (truncated or replaced); rebuild the bundle "
+            "with `kg-build bundle`"
+        )
+    if digest is not None and hashlib.sha256(blob).hexdigest() != digest:
+        raise InputError(
+            f"{path} is not the file this bundle was built with (sha256 differs from manifest.json; copied from "
+            "another bundle or corrupted); rebuild the bundle with `kg-build bundle`"
+        )
+    try:
+        return pd.read_parquet(io.BytesIO(blob))
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"{path} is not a readable Parquet file ({exc}); rebuild the bundle") from exc
 
 
 def _edges(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
@@ -370,15 +407,22 @@ class KnowledgeBundle:
             raise NotFoundError(f"{p} is not a complete knowledge bundle (no {', '.join(absent)}); rebuild it")
         try:
             manifest = json.loads((p / "manifest.json").read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if isinstance(exc, UnicodeDecodeError):
+                raise InputError(f"{p / 'manifest.json'} is not a text file; rebuild the bundle") from exc
             raise InputError(f"{p / 'manifest.json'} is not valid JSON ({exc.msg}); rebuild the bundle") from exc
-        if manifest.get("format") != FORMAT:
-            raise InputError(f"{p} is not a {FORMAT} (manifest format {manifest.get('format')!r}); rebuild it")
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            got = manifest.get("format") if isinstance(manifest, dict) else None
+            raise InputError(f"{p} is not a {FORMAT} (manifest format {got!r}); rebuild it")
         if manifest.get("format_version", 0) > FORMAT_VERSION:
             raise InputError(f"{p} was written by a newer kg_build (format {manifest['format_version']}); upgrade")
-        names = ("go_graph", "coexpression", "attention_mask")
-        frames = {name: pd.read_parquet(p / f"{name}.parquet") for name in names}
-        return cls(p, manifest, pd.read_parquet(p / "genes.parquet"), frames)
+        names = ("go_graph", "coexpression", "attention_mask", "genes")
+        frames = {name: _read_verified(p, f"{name}.parquet", manifest) for name in names}
+        try:
+            return cls(p, manifest, frames.pop("genes"), frames)
+        except (KeyError, ValueError, TypeError) as exc:  # a file with other columns than a bundle's
+            detail = f"{exc.__class__.__name__}: {exc}"
+            raise InputError(f"{p} is not a valid knowledge bundle ({detail}); rebuild it") from exc
 
     def check_compatible(self, data: Any, split: Any, *, check_data: bool = True) -> None:
         """Raise InputError (one line naming what differs) unless the bundle was built for ``data`` and ``split``.

@@ -41,8 +41,18 @@ def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3, cutoff: float
     Example:
         >>> did_you_mean("ful", ["full", "noVAE", "gears"])
         ' (did you mean full?)'
+        >>> did_you_mean("adcy9", ["ADCY9", "ADCY1"], n=1)
+        ' (did you mean ADCY9?)'
         >>> did_you_mean("xyz", ["full"])
         ''
     """
-    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+    choices = list(choices)
+    # a case slip (adcy9 for ADCY9) first: difflib alone scores it low
+    same = [c for c in choices if c.lower() == word.lower() and c != word]
+    by_lower: dict[str, list[str]] = {}
+    for c in choices:
+        by_lower.setdefault(c.lower(), []).append(c)
+    close = [c for low in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=cutoff)
+             for c in by_lower[low]]
+    close = list(dict.fromkeys([*same, *(c for c in close if c != word)]))[:n]
     return f" (did you mean {', '.join(close)}?)" if close else ""

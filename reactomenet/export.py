@@ -22,10 +22,12 @@ import pandas as pd
 
 from reactomenet._graph import ReactomeGraph
 from reactomenet.errors import InputError
-from reactomenet.io import atomic_directory, write_parquet
+from reactomenet.io import output_folder, write_parquet
 
 NODES_FILE = "nodes.parquet"
 EDGES_FILE = "edges.parquet"
+#: The files an export writes (glob patterns): the only ones it replaces in an existing folder.
+EXPORT_FILES = (NODES_FILE, EDGES_FILE, "gene_pathways_L*.parquet")
 
 
 def gene_pathways_file(level: int) -> str:
@@ -117,10 +119,13 @@ def export_graph(
     *,
     levels: Iterable[int] = (1, 2, 3),
     inclusive: bool = False,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write nodes, edges and gene→pathway tables to ``out_dir`` atomically (all files or none).
 
-    ``out_dir`` must be new, empty, or an earlier export (it is replaced as a whole).
+    ``out_dir`` must be new, empty, or an earlier export (it is replaced as a whole); with ``overwrite`` a folder
+    holding other files keeps them and only the export's files are replaced
+    (:func:`reactomenet.io.check_output_folder`).
 
     Example:
         >>> import tempfile, pathlib
@@ -132,22 +137,9 @@ def export_graph(
     if not levels or levels[0] < 1:
         raise InputError("export levels must be whole numbers ≥ 1, e.g. 1 2 3")
     target = Path(out_dir)
-    if target.is_dir():
-        foreign = [
-            p.name
-            for p in target.iterdir()
-            if not (
-                p.name in (NODES_FILE, EDGES_FILE) or (p.name.startswith("gene_pathways_L") and p.suffix == ".parquet")
-            )
-        ]
-        if foreign:
-            raise InputError(
-                f"output folder {target} holds other files ({', '.join(sorted(foreign)[:3])}); "
-                "choose a new or empty folder (an export replaces the folder as a whole)"
-            )
     base = provenance(graph, inclusive=bool(inclusive))
     names = [NODES_FILE, EDGES_FILE] + [gene_pathways_file(k) for k in levels]
-    with atomic_directory(target) as tmp:
+    with output_folder(target, own=EXPORT_FILES, overwrite=overwrite, what="export folder") as tmp:
         nodes = nodes_frame(graph)
         write_parquet(
             nodes,

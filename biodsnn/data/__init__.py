@@ -23,7 +23,7 @@ from biodsnn.data._loading import (
     normalize_log1p,
 )
 from biodsnn.data._simulate import PRESETS, SIM_KEY, gene_universe, simulate, write_h5ad
-from biodsnn.data._splits import KINDS, Split, make_split
+from biodsnn.data._splits import KINDS, Split, make_split, read_mapping
 from biodsnn.data.conditions import canonical_condition, condition_genes, format_condition, parse_condition
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "normalize_log1p",
     "parse_condition",
     "rank_de_genes",
+    "read_mapping",
     "simulate",
     "welch_t_scores",
     "write_h5ad",

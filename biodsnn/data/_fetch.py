@@ -146,24 +146,22 @@ def fetch_dataset(
         )
     digest = _sha256(archive)
     expected = sha256 or KNOWN_SHA256.get(name)
+    recorded = None
     if expected is None and record.exists():
-        expected = json.loads(record.read_text()).get("sha256")
-    if expected is not None and digest != expected.lower():
+        try:
+            recorded = json.loads(record.read_text()).get("sha256")
+        except (ValueError, AttributeError):
+            recorded = None  # an unreadable record checks nothing; it is rewritten after verification below
+        expected = recorded
+    if expected is not None and digest != str(expected).lower():
+        source = f"recorded in {record} at an earlier verified download" if recorded else "given"
         raise InputError(
-            f"{archive} has sha256 {digest[:12]}…, expected {expected[:12]}…; delete it and download again"
-        )
-    if not record.exists():
-        write_json(
-            {
-                "dataset": name,
-                "url": url,
-                "sha256": digest,
-                "note": "recorded at first download; no checksum is published",
-            },
-            record,
+            f"{archive} has sha256 {digest[:12]}…, expected {str(expected)[:12]}… ({source}); delete {archive} and "
+            "download again"
         )
     unpacked = folder / name
     h5ads = sorted(unpacked.rglob("*.h5ad")) if unpacked.exists() else []
+    fresh = not h5ads
     if not h5ads:
         staging = folder / f".{name}.unpack"
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,6 +176,40 @@ def fetch_dataset(
             shutil.rmtree(staging, ignore_errors=True)
         h5ads = sorted(unpacked.rglob("*.h5ad"))
     if not h5ads:
-        raise InputError(f"{archive} holds no .h5ad file; is it GEARS' {name} archive?")
+        shutil.rmtree(unpacked, ignore_errors=True)  # unpacked by this call (fresh): a retry unpacks the next one
+        raise InputError(f"{archive} holds no .h5ad file; is it GEARS' {name} archive? delete {archive} and download "
+                         "again")
     preferred = [p for p in h5ads if p.name == "perturb_processed.h5ad"]
-    return (preferred or h5ads)[0]
+    found = (preferred or h5ads)[0]
+    try:
+        _check_h5ad(found, archive)
+    except InputError:
+        if fresh:  # what this call unpacked from a wrong archive goes, so a retry unpacks the next one
+            shutil.rmtree(unpacked, ignore_errors=True)
+        raise
+    if recorded is None and (sha256 is None or not record.exists()):
+        # only now, after the archive unpacked into a readable .h5ad: a wrong archive is never recorded as right
+        write_json(
+            {
+                "dataset": name,
+                "url": url,
+                "sha256": digest,
+                "note": "recorded at the first verified download; no checksum is published",
+            },
+            record,
+        )
+    return found
+
+
+def _check_h5ad(path: Path, archive: Path) -> None:
+    """Refuse an unpacked file that is not an HDF5 AnnData (checked by its signature and top-level groups)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            ok = "X" in f and "obs" in f and "var" in f
+    except OSError:
+        ok = False
+    if not ok:
+        raise InputError(f"{path} (from {archive}) is not a readable .h5ad AnnData file; delete {archive} and "
+                         f"{path.parent} and download again")

@@ -20,6 +20,7 @@ from biodsnn.data.conditions import (
     CONTROL,
     DELIMITER,
     canonical_condition,
+    delimiter_hint,
     format_condition,
     format_unit,
     parse_condition,
@@ -74,6 +75,7 @@ class PerturbableReport:
             f"{len(self.unknown_genes)} perturbed gene(s) unknown to the knowledge graph ({shown}): "
             f"{len(self.unpredictable)} condition(s) cannot be predicted, {len(self.predictable)} still can; "
             "drop those conditions or rebuild the knowledge bundle with these genes"
+            + (delimiter_hint(self.unknown_genes[0]) if self.unknown_genes else "")
         )
 
 
@@ -536,6 +538,13 @@ def load_perturb_data(
             f"{name}: obs has no column {condition_key!r} (available: {cols}); pass condition_key / --condition-key"
             + hint
         )
+    missing = adata.obs[condition_key].isna()
+    if missing.any():  # astype(str) would turn them into a gene called "nan"
+        raise InputError(
+            f"{name}: {int(missing.sum())} cell(s) have no condition (missing value in obs[{condition_key!r}], e.g. "
+            f"cell {adata.obs_names[int(missing.to_numpy().argmax())]}); label them (controls: "
+            f"{control_label!r}) or drop them"
+        )
     raw = adata.obs[condition_key].astype(str)
     uniques = pd.unique(raw)
     mapping = {
@@ -586,6 +595,12 @@ def load_perturb_data(
             adata.var["gene_id"] = adata.var_names.astype(str)
         adata.var_names = pd.Index(symbols.to_numpy(), dtype=str)
     adata.var["gene_name"] = adata.var_names.astype(str)
+    measured = set(adata.var_names)
+    for label, canon in mapping.items():  # "A_B" read with delimiter "+" is a single gene called A_B: say so
+        single = parse_condition(canon)
+        hint = delimiter_hint(single[0], delimiter, measured) if len(single) == 1 and single[0] not in measured else ""
+        if hint:
+            raise InputError(f"{name}: condition {label!r} is read as one gene (delimiter {delimiter!r}){hint}")
 
     # --- matrix
     x = adata.X

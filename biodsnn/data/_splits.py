@@ -118,23 +118,99 @@ class Split:
         p = Path(path)
         if not p.exists():
             raise NotFoundError(f"split file {p} does not exist; make one with `biodsnn data split -o {p}`")
-        try:
-            raw = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p} is not valid JSON ({exc.msg}); write splits with `biodsnn data split`") from exc
+        raw = _read_json(p, "a biodsnn split file (JSON); write it with `biodsnn data split`")
         if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
             raise InputError(f"{p} is not a biodsnn split file (format {_FORMAT}); write it with `biodsnn data split`")
-        bad = {v for v in raw["assignment"].values() if v not in ("train", "val", "test")}
+        assignment = raw.get("assignment")
+        if not isinstance(assignment, dict) or not all(isinstance(k, str) for k in assignment):
+            what = "has no" if assignment is None else f"has a {type(assignment).__name__} as its"
+            raise InputError(f"{p} {what} 'assignment' (an object condition → train/val/test); write it with "
+                             "`biodsnn data split`")
+        bad = {str(v) for v in assignment.values() if v not in ("train", "val", "test")}
         if bad:
             raise InputError(f"{p}: unknown set name(s) {sorted(bad)}; use train, val or test")
+        for key, kind in (("subgroup", dict), ("excluded", list), ("params", dict)):
+            if not isinstance(raw.get(key, kind()), kind):
+                raise InputError(f"{p}: '{key}' must be a JSON {'object' if kind is dict else 'list'}; write the "
+                                 "split with `biodsnn data split`")
         return cls(
-            kind=raw["kind"],
+            kind=str(raw.get("kind", "custom")),
             seed=raw.get("seed"),
-            assignment=dict(raw["assignment"]),
+            assignment=dict(assignment),
             subgroup=dict(raw.get("subgroup", {})),
             excluded=list(raw.get("excluded", [])),
             params=dict(raw.get("params", {})),
         )
+
+
+# ---------------------------------------------------------------- readers
+
+
+def _no_duplicate_keys(path: Path) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise InputError(f"{path} lists {key!r} twice ({seen[key]!r} and {value!r}); list each key once")
+            seen[key] = value
+        return seen
+
+    return hook
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file, refusing a binary file, invalid JSON and an object that repeats a key (JSON keeps the last
+    silently); ``what`` ends the message, e.g. ``"a split file; write it with …"``."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file; give {what}") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}); give {what}") from exc
+
+
+def read_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a custom split's mapping condition → ``train``/``val``/``test`` from a JSON object or a CSV file with
+    columns ``condition`` and ``split``; a condition listed twice, or a missing/empty cell, is refused.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.csv"
+        >>> _ = p.write_text("condition,split\\nA+ctrl,train\\nA+B,test\\n")
+        >>> read_mapping(p)
+        {'A+ctrl': 'train', 'A+B': 'test'}
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"mapping file {p} does not exist; give a JSON object or a CSV condition,split")
+    if p.suffix.lower() == ".json":
+        obj = _read_json(p, "a JSON object mapping condition → train/val/test")
+        if not isinstance(obj, dict):
+            raise InputError(f"{p} must hold a JSON object mapping condition → train/val/test")
+        if not all(isinstance(v, str) for v in obj.values()):
+            raise InputError(f"{p}: every value must be train, val or test (text)")
+        return {str(k): v for k, v in obj.items()}
+    import pandas as pd
+
+    try:
+        p.read_bytes().decode("utf-8")
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        raise InputError(f"{p} is not a text file; give a CSV with columns condition and split") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{p} is not a readable CSV ({exc}); give columns condition and split") from exc
+    if not {"condition", "split"} <= set(frame.columns):
+        raise InputError(f"{p} needs columns condition and split (has {', '.join(map(str, frame.columns))})")
+    conds = frame["condition"].str.strip()
+    if (conds == "").any() or (frame["split"].str.strip() == "").any():
+        row = int(((conds == "") | (frame["split"].str.strip() == "")).to_numpy().argmax()) + 2
+        raise InputError(f"{p} line {row}: empty condition or split; fill it or drop the line")
+    dup = conds[conds.duplicated()]
+    if not dup.empty:
+        raise InputError(f"{p} lists condition {dup.iloc[0]!r} twice; give each condition one split")
+    return dict(zip(conds, frame["split"].str.strip(), strict=True))
 
 
 # ---------------------------------------------------------------- helpers
@@ -317,7 +393,14 @@ def make_split(
     if kind == "custom":
         if not mapping:
             raise InputError("a custom split needs a mapping condition → train/val/test (a JSON object or CSV)")
-        canon = {canonical_condition(c): str(v).strip().lower() for c, v in mapping.items()}
+        canon: dict[str, str] = {}
+        spelled: dict[str, str] = {}
+        for c, v in mapping.items():
+            name = canonical_condition(c)
+            if name in canon:
+                raise InputError(f"custom split lists {spelled[name]!r} and {c!r}, the same condition {name}, twice; "
+                                 "give each condition one split")
+            canon[name], spelled[name] = str(v).strip().lower(), str(c)
         canon = {c: v for c, v in canon.items() if parse_condition(c)}
         bad = sorted({v for v in canon.values() if v not in ("train", "val", "test")})
         if bad:

@@ -17,6 +17,33 @@ from reactomenet.errors import InputError
 
 CONTROL = "ctrl"
 DELIMITER = "+"
+#: How a missing label reads once written as text (pandas, R, JSON): never a gene.
+MISSING_VALUES = frozenset({"nan", "none", "null", "na", "<na>", "n/a"})
+#: Separators other tools write between the genes of a combination.
+OTHER_DELIMITERS = ("_", ";", ",", "/", ":", "&", " ")  # not "|": it separates a context
+
+
+def delimiter_hint(gene: str, delimiter: str = DELIMITER, genes: Iterable[str] | None = None) -> str:
+    """The end of an error message when ``gene`` looks like a combination written with another separator.
+
+    With ``genes``, only when every part is one of them. ``""`` when nothing fits.
+
+    Example:
+        >>> delimiter_hint("FOSB_CEBPB")
+        "; if 'FOSB_CEBPB' is a combination written with '_', pass --delimiter '_' (delimiter='_')"
+        >>> delimiter_hint("FOSB_CEBPB", genes=["FOSB"]), delimiter_hint("TP53")
+        ('', '')
+    """
+    known = set(genes) if genes is not None else None
+    for sep in OTHER_DELIMITERS:
+        parts = [p.strip() for p in gene.split(sep)]
+        if sep == delimiter or len(parts) < 2 or not all(parts):
+            continue
+        if known is None or all(p in known for p in parts):
+            return f"; if {gene!r} is a combination written with {sep!r}, pass --delimiter {sep!r} (delimiter={sep!r})"
+    return ""
+
+
 #: Separates a context from its perturbation in a unit name (``T98G|SOX2+ctrl``).
 CONTEXT_SEP = "|"
 
@@ -65,7 +92,8 @@ def parse_condition(
         The perturbed genes, sorted and unique.
 
     Raises:
-        InputError: When the name is empty or repeats a gene (``A+A``).
+        InputError: When the name is empty, has an empty gene (``A+``), holds a missing value (``nan``) or repeats a
+            gene (``A+A``).
 
     Example:
         >>> parse_condition("B+A"), parse_condition("A+ctrl"), parse_condition("ctrl")
@@ -81,7 +109,14 @@ def parse_condition(
     if text in labels:
         return ()
     tokens = [t.strip() for t in text.split(delimiter)] if delimiter else [text]
-    genes = [t for t in tokens if t and t not in labels]
+    if "" in tokens:
+        raise InputError(f"condition {name!r} has an empty gene name (a stray {delimiter!r}); write genes joined by "
+                         f"{delimiter!r}, e.g. A{delimiter}B, and a single as A or A{delimiter}{CONTROL}")
+    missing = [t for t in tokens if t.lower() in MISSING_VALUES]
+    if missing:
+        raise InputError(f"condition {name!r} holds {missing[0]!r}, a missing value, not a gene; give every cell a "
+                         "condition (the control label for controls) or drop those cells")
+    genes = [t for t in tokens if t not in labels]
     if len(set(genes)) != len(genes):
         raise InputError(f"condition {name!r} names a gene twice; write each perturbed gene once")
     return tuple(sorted(genes))

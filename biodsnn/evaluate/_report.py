@@ -14,8 +14,11 @@ import numpy as np
 from biodsnn.evaluate._evaluate import OVERALL, EvaluationResult
 from biodsnn.evaluate._metrics import METRICS
 from reactomenet.errors import InputError
-from reactomenet.io import atomic_directory, atomic_output, write_json, write_parquet
+from reactomenet.io import atomic_output, output_folder, write_json, write_parquet
 
+#: The files a report writes (glob patterns): the only ones it replaces in an existing folder.
+REPORT_FILES = ("metrics.parquet", "summary.json", "report.md", "*.png", "cell_eval.parquet", "cell_eval_vs_ours.csv",
+                "cell-eval")
 HEADLINE_METRICS = (
     "mse_de20",
     "pearson_delta_de20",
@@ -178,7 +181,8 @@ def _choose_combos(result: EvaluationResult, n: int = 4) -> list[str]:
 def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, title: str = "Evaluation report",
                  combos: Sequence[str] | None = None, plots: bool = True,
                  metadata: Mapping[str, Any] | None = None, notes: Sequence[str] = (),
-                 attachments: Sequence[str | os.PathLike[str]] = ()) -> ReportPaths:
+                 attachments: Sequence[str | os.PathLike[str]] = (), overwrite: bool = False,
+                 inputs: Sequence[str | os.PathLike[str] | None] = ()) -> ReportPaths:
     """Write the report folder atomically (it appears complete or not at all).
 
     Files: ``metrics.parquet`` (one row per model × perturbation × reference × metric; provenance in its schema
@@ -195,6 +199,9 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
         notes: lines placed under the heading of ``report.md``.
         attachments: files or folders copied into the report folder under their own names (e.g. cell-eval's
             tables, ``biodsnn.evaluate.score_with_cell_eval``).
+        overwrite: write into a folder holding other files (only the report's own files there are replaced).
+        inputs: run folders and data files the report folder must not hold (see
+            :func:`reactomenet.io.check_output_folder`).
 
     Example:
         write_report(evaluate(models, data, split, de), "report/")
@@ -206,7 +213,7 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
     for c in chosen:
         if c not in result.conditions:
             raise InputError(f"{c!r} was not evaluated; choose combinations among the test conditions")
-    with atomic_directory(target) as tmp:
+    with output_folder(target, own=REPORT_FILES, inputs=inputs, overwrite=overwrite, what="report folder") as tmp:
         write_parquet(result.metrics, tmp / "metrics.parquet", meta)
         scores = [{k: _clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
         gi_rows = [{k: _clean(v) for k, v in row.items()} for row in result.gi.to_dict(orient="records")]
