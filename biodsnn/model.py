@@ -57,8 +57,9 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     "own_gene_head": True,
     # True: every perturbation's effect starts from a learned per-context vector initialised to the mean change of
     # the context's training perturbations (the untrained model is the `mean` baseline); the knowledge stream learns
-    # what a perturbation adds to it. False: the untrained model predicts no change.
-    "mean_effect_prior": False,
+    # what a perturbation adds to it (measured on the real files: docs/accuracy-real.md). False: the untrained model
+    # predicts no change.
+    "mean_effect_prior": True,
     # True: after training, the untrained prior's change (the mean effect above) and the change learned beyond it
     # are scaled by a, b in [0, 1] fitted on the validation conditions (least squares over top-20 DE and all genes;
     # BioDSNN._fit_effect_scale): a = b = 0 is no change. A model should move a gene only where the evidence does.

@@ -239,8 +239,9 @@ class PerturbData:
             rows = np.sort(np.concatenate([self._cells[u] for u in self._categories if self.context_of(u) == context]))
             sub = self.adata[rows].copy()
             sub.obs["condition"] = pd.Categorical([split_context(u)[1] for u in sub.obs["condition"].astype(str)])
-            if self.true_means is not None:
-                units = [u for u in self.true_means if self.context_of(u) == context]
+            sub.uns.pop(TRUTH_KEY, None)
+            units = [u for u in (self.true_means or {}) if self.context_of(u) == context]
+            if units:
                 sub.uns[TRUTH_KEY] = {"conditions": np.asarray([split_context(u)[1] for u in units]),
                                       "means": np.stack([self.true_means[u] for u in units])}
             self._views[context] = PerturbData(sub, source=self.source, options=self.options)
@@ -317,7 +318,9 @@ class PerturbData:
         if truth is None:
             return None
         names = [canonical_condition(str(c)) for c in np.asarray(truth["conditions"])]
-        if self.contexts != [None] and "cell_type" in truth:  # one row per (line, condition): name them as units
+        if self.contexts != [None]:
+            if "cell_type" not in truth:  # a truth of one context does not describe units of several
+                return None
             names = [format_unit(str(ctx), parse_condition(c)) for ctx, c in zip(truth["cell_type"], names,
                                                                                   strict=True)]
         means = np.asarray(truth["means"], dtype=np.float32)
