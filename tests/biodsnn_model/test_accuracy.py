@@ -1,5 +1,6 @@
 """Checkable properties behind BioDSNN's accuracy: an untrained model predicts "no change" (the control mean) for
-every condition, and ``additive_residual`` starts exactly at the additive baseline."""
+every condition, or the `mean` baseline with its default mean-effect prior, and ``additive_residual`` starts exactly
+at the additive baseline."""
 
 from __future__ import annotations
 
@@ -20,10 +21,19 @@ def _model(tiny, variant: str) -> BioDSNN:
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if not VARIANTS[v].additive_prior])
 def test_untrained_model_predicts_the_control_mean_for_every_condition(tiny, variant: str) -> None:
-    m = _model(tiny, variant)
+    m = BioDSNN(tiny.data, tiny.knowledge, split=tiny.split, variant=variant, seed=0, de=tiny.de,
+                **{**SMALL, "mean_effect_prior": False})
     conds = [*tiny.data.conditions, "G09+G10", "G11+UNMEASURED1"]
     pred = m.predict_means(conds)
     assert np.allclose(pred, np.tile(tiny.data.control_mean, (len(conds), 1)), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if not VARIANTS[v].additive_prior])
+def test_untrained_model_with_its_mean_prior_is_the_mean_baseline(tiny, variant: str) -> None:
+    m = _model(tiny, variant)
+    conds = [*tiny.data.conditions, "G09+G10", "G11+UNMEASURED1"]
+    expected = get_baseline("mean")(tiny.data, tiny.split).fit().predict_means(conds)
+    assert np.allclose(m.predict_means(conds), expected, atol=1e-5)
 
 
 def test_untrained_additive_residual_is_the_additive_baseline(tiny) -> None:

@@ -2,8 +2,9 @@
 
 ``biodsnn data split`` → ``kg-build bundle`` → ``biodsnn fit`` → ``biodsnn predict`` → ``biodsnn evaluate``, once on a
 simulated tiny screen and once on the real Norman 2019 subset (PerturBench convention), with numbers checked: the
-untrained model is "no change", the trained model beats "no change" on its training conditions, ``predict`` gives
-exactly the predictions that ``evaluate`` scored, and ``evaluate``'s MSE is the MSE of those predictions.
+untrained model is "no change" (the `mean` baseline with its default prior), the trained model beats "no change"
+on its training conditions, ``predict`` gives exactly the predictions that ``evaluate`` scored, and ``evaluate``'s
+MSE is the MSE of those predictions.
 """
 
 from __future__ import annotations
@@ -79,11 +80,18 @@ def _check_numbers(p: dict, *, all_genes: bool = True) -> None:
     ctrl = np.asarray(data.control_mean, dtype=np.float64)
     options = {"convention": p["loader"][1]} if p["loader"] else {}
     cfg = json.loads((run / "config.json").read_text())
-    # 1. untrained, the same network predicts no change: the control mean, for every condition
+    # 1. untrained, the same network predicts no change: the control mean, for every condition; with its default
+    #    mean-effect prior it predicts the `mean` baseline
+    same = {k: cfg["hparams"][k] for k in ("hidden", "d_ff", "n_control_predict")}
     untrained = BioDSNN(data, p["kb"], split=run / "split.json", variant="full", seed=cfg["seed"],
-                        data_options=options, **{k: cfg["hparams"][k] for k in ("hidden", "d_ff", "n_control_predict")})
+                        data_options=options, **same, mean_effect_prior=False)
     conds = [*split.train, *split.val, *split.test]
     np.testing.assert_allclose(untrained.predict_means(conds), np.tile(ctrl, (len(conds), 1)), atol=1e-5, rtol=0)
+    assert cfg["hparams"]["mean_effect_prior"]
+    with_prior = BioDSNN(data, p["kb"], split=run / "split.json", variant="full", seed=cfg["seed"],
+                         data_options=options, **same)
+    np.testing.assert_allclose(with_prior.predict_means(conds),
+                               get_baseline("mean")(data, split).fit().predict_means(conds), atol=1e-5, rtol=0)
     # 2. trained (reloaded from the run folder): lower error than no change on its training conditions
     model = BioDSNN.load(run, data=data)
     assert model.best_epoch >= 1 and len(model.history) == 3
