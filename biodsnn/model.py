@@ -513,9 +513,22 @@ class BioDSNN:
             loss = loss + hp["vae_weight"] * self.module.vae.loss(control_x, out.vae, kl_weight=hp["kl_weight"])
         return loss
 
+    def predictable(self, condition: str) -> bool:
+        """Whether every gene of a condition is in the vocabulary (GO graph, measured, or perturbed in training).
+
+        Example:
+            model.predictable("IER5L+ctrl")   # False when IER5L is neither measured, in GO, nor trained
+        """
+        return all(g in self.pert_index for g in parse_condition(condition))
+
+    @property
+    def validation_conditions(self) -> list[str]:
+        """The split's validation conditions the model can predict (the others cannot guide training)."""
+        return [c for c in self.split.val if self.predictable(c)]
+
     def validation_metric(self) -> float:
         """Mean over validation conditions of the MSE on their top-20 DE genes (NaN without validation conditions)."""
-        val = list(self.split.val)
+        val = self.validation_conditions
         if not val:
             return float("nan")
         pred = self.predict_means(val)
@@ -558,7 +571,7 @@ class BioDSNN:
                                     run_dir=run_dir, resume=resume, device=self.device, progress=progress,
                                     options=self._run_options())
         self.history, self.best_epoch = result.history, result.best_epoch
-        if hp["shrink_to_prior"] and self.split.val and not get_variant(self.variant).additive_prior:
+        if hp["shrink_to_prior"] and self.validation_conditions and not get_variant(self.variant).additive_prior:
             self._fit_effect_scale()
         self.module.eval()
         return self
@@ -575,7 +588,7 @@ class BioDSNN:
         control + a · (prior − control) + b · (trained − prior) minimising the squared error over the top-20 DE genes
         plus that over all genes, each relative to no change's (so a model that moves genes the perturbations do not
         move is held back even where its top-20 DE error is low); :func:`shrinkage_scales`."""
-        val = list(self.split.val)
+        val = self.validation_conditions
         a_buf, b_buf = self.module.prior_scale, self.module.effect_scale
         a_buf.fill_(1.0)
         b_buf.fill_(1.0)

@@ -68,6 +68,10 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
             shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
             click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
                        f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
+        skipped = [c for c in model.split.val if not model.predictable(c)]
+        if skipped:
+            click.echo(f"note: {len(skipped)} validation condition(s) name a gene that is neither measured, in GO, "
+                       f"nor perturbed in training, and cannot guide training: {', '.join(skipped[:5])}", err=True)
         if model.aliases:
             click.echo("note: perturbed gene names read as current symbols: "
                        + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
