@@ -27,7 +27,7 @@ from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, check_finite, resolve_device, train
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
-from reactomenet.io import atomic_output, read_parquet_metadata, write_json, write_parquet
+from reactomenet.io import atomic_output, read_parquet_metadata, sha256_file, write_json, write_parquet
 
 CONFIG_FORMAT = 1
 #: Prefix of the context tokens in the perturbation vocabulary (no gene symbol starts with it).
@@ -209,12 +209,6 @@ def _load_knowledge(path: str | os.PathLike[str]) -> Any:
     return kb
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _saved_device(name: Any) -> str:
@@ -731,7 +725,7 @@ class BioDSNN:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_output(out / "model.pt", suffix=".pt") as tmp:
             torch.save({k: v.cpu() for k, v in self.module.state_dict().items()}, tmp)
-            self._weights_sha256 = _file_sha256(tmp)
+            self._weights_sha256 = sha256_file(tmp)
         with atomic_output(out / "split.json", suffix=".json") as tmp:
             self.split.save(tmp)
         history = pd.DataFrame(self.history, columns=["epoch", "train_loss", "val_top20_de_mse", "lr", "seconds"])
@@ -769,7 +763,7 @@ class BioDSNN:
         if not weights.is_file():
             raise NotFoundError(f"{run} has no model.pt (the fit did not finish?); resume it with `biodsnn fit "
                                 "--resume` or fit again")
-        digest = _file_sha256(weights)
+        digest = sha256_file(weights)
         if cfg.get("weights_sha256") not in (None, digest):
             raise InputError(f"{weights} is not the file this run saved (sha256 differs from config.json: truncated, "
                              "corrupted or copied from another run); fit the run again")

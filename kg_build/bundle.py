@@ -107,12 +107,6 @@ def _release_provenance(reactome: Any) -> dict[str, Any]:
     return {"sha256": dict(getattr(release, "sha256", {})), "species": getattr(release, "species", None)}
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def genes_frame(measured: Sequence[str], symbols: Sequence[str | None], perturbable: Sequence[str]) -> pd.DataFrame:
@@ -200,7 +194,7 @@ def build_bundle(
         >>> kb.genes == data.genes, kb.perturbable_genes == perturbed
         (True, True)
     """
-    from reactomenet.io import check_output_folder, output_folder, write_json, write_parquet
+    from reactomenet.io import check_output_folder, output_folder, sha256_file, write_json, write_parquet
 
     split, split_path = _resolve_split(split)
     inputs = [*inputs, data_path, split_path, go_table, getattr(data, "source", None)]
@@ -294,7 +288,7 @@ def build_bundle(
         write_parquet(gframe, tmp / "genes.parquet", {**meta, "kind": "genes"})
         split.save(tmp / "split.json")
         written = [p for p in sorted(tmp.iterdir()) if p.is_file()]
-        manifest["files"] = {p.name: _sha256_file(p) for p in written}
+        manifest["files"] = {p.name: sha256_file(p) for p in written}
         manifest["file_sizes"] = {p.name: p.stat().st_size for p in written}
         write_json(manifest, tmp / "manifest.json")
     return target

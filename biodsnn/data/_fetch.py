@@ -6,7 +6,6 @@ No checksum is published for these files, so the sha256 of what arrived is recor
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
-from reactomenet.io import atomic_output, write_json
+from reactomenet.io import atomic_output, sha256_file, write_json
 
 DATAVERSE_URL = "https://dataverse.harvard.edu/api/access/datafile/{id}"
 #: GEARS' Harvard Dataverse file ids (see GEARS' pertdata.py).
@@ -48,12 +47,6 @@ def _urllib_download(url: str, dest: Path) -> None:
                 bar.advance(task, len(chunk))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _archive_kind(path: Path) -> str:
@@ -144,7 +137,7 @@ def fetch_dataset(
         raise InputError(
             f"{archive} is not a zip/tar archive (an HTML error page?); delete it and download {url} again"
         )
-    digest = _sha256(archive)
+    digest = sha256_file(archive)
     expected = sha256 or KNOWN_SHA256.get(name)
     recorded = None
     if expected is None and record.exists():

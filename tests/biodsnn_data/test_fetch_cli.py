@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from biodsnn.data import fetch_dataset, load_perturb_data, simulate
-from biodsnn.data._fetch import _sha256
 from cli.biodsnn import main
 from reactomenet.errors import InputError
+from reactomenet.io import sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_fetch_unpacks_records_hash_and_loads(tmp_path, fake_archive) -> None:
     assert calls == ["https://dataverse.harvard.edu/api/access/datafile/6154020"]
     assert path == tmp_path / "norman" / "perturb_processed.h5ad"
     record = json.loads((tmp_path / "norman.sha256.json").read_text())
-    assert record["sha256"] == _sha256(fake_archive)
+    assert record["sha256"] == sha256_file(fake_archive)
     assert load_perturb_data(path).conditions
     # second run: no download, same file
     assert fetch_dataset("norman", tmp_path, downloader=_copying(fake_archive, calls)) == path
@@ -55,7 +55,7 @@ def test_pinned_hash_and_hand_placed_archive(tmp_path, fake_archive) -> None:
     (tmp_path / "norman.zip").write_bytes(fake_archive.read_bytes())
     with pytest.raises(InputError, match="expected 000000"):
         fetch_dataset("norman", tmp_path, sha256="0" * 64)
-    path = fetch_dataset("norman", tmp_path, sha256=_sha256(fake_archive), downloader=lambda u, p: pytest.fail())
+    path = fetch_dataset("norman", tmp_path, sha256=sha256_file(fake_archive), downloader=lambda u, p: pytest.fail())
     assert path.exists()
 
 

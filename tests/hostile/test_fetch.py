@@ -7,6 +7,7 @@ import zipfile
 
 import biodsnn.data._fetch as fetch_mod
 from cli.biodsnn import main as biodsnn
+from reactomenet.io import sha256_file
 
 from .conftest import assert_user_error, invoke
 
@@ -36,4 +37,4 @@ def test_a_wrong_archive_is_not_recorded_and_the_right_one_then_works(sandbox, t
     r = invoke(biodsnn, ["data", "fetch", "norman", "--dest", dest])
     assert r.exit_code == 0, r.stderr
     record = json.loads((dest / "norman.sha256.json").read_text())
-    assert record["sha256"] == fetch_mod._sha256(right)
+    assert record["sha256"] == sha256_file(right)
