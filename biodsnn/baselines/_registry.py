@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from biodsnn.data.conditions import split_context
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 
 B = TypeVar("B", bound="Baseline")
@@ -135,10 +137,6 @@ class Baseline:
 
     def _fit_per_context(self) -> None:
         """A copy of this baseline (same options) per context, on the context's data with plain condition names."""
-        import copy
-
-        from biodsnn.data.conditions import split_context
-
         for ctx in self._contexts:
             train = [split_context(c)[1] for c in self.train_conditions if split_context(c)[0] == ctx]
             if not train:  # nothing trained in this context: its units cannot be predicted (see _predict_context)
@@ -164,8 +162,6 @@ class Baseline:
         return out
 
     def _predict_per_context(self, conditions: Sequence[str]) -> np.ndarray:
-        from biodsnn.data.conditions import split_context
-
         out = np.empty((len(conditions), len(self.genes)))
         for k, c in enumerate(conditions):
             ctx, cond = split_context(c)

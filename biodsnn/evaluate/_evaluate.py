@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from biodsnn.data.conditions import split_context
 from biodsnn.evaluate._bootstrap import bootstrap_ci, bootstrap_indices
 from biodsnn.evaluate._gi import gi_scores
 from biodsnn.evaluate._metrics import (
@@ -176,8 +177,6 @@ def _gene_index(data: Any, genes: Sequence[str]) -> np.ndarray:
 
 
 def _context(unit: str) -> str | None:
-    from biodsnn.data.conditions import split_context
-
     return split_context(unit)[0]
 
 
