@@ -35,6 +35,7 @@ def main() -> None:
     os.environ.setdefault("BIODSNN_NO_PROGRESS", "1")
 
     from biodsnn.data import load_perturb_data, rank_de_genes, simulate
+    from biodsnn.dataloaders import BatchIterator
 
     out = Path(args.out or tempfile.mkdtemp())
     path = out / f"sim_{args.preset}.h5ad"
@@ -65,7 +66,7 @@ def main() -> None:
     t = time.perf_counter()
     n = 0
     n_cond = 0
-    for i, batch in enumerate(data.batches(batch_size=64, seed=0, de=de)):
+    for i, batch in enumerate(BatchIterator(data, batch_size=64, seed=0)):
         n += len(batch)
         n_cond += len(batch.conditions)
         if i + 1 >= args.batches:

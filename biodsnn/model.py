@@ -24,6 +24,7 @@ import torch
 
 from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
 from biodsnn.data.conditions import delimiter_hint, split_context
+from biodsnn.dataloaders import BatchIterator
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, check_finite, resolve_device, train
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
@@ -481,8 +482,8 @@ class BioDSNN:
     def _batch_iterator(self, epoch: int) -> Any:
         """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
         optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
-        return self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
-                                 seed=self.seed * 1_000_003 + epoch, single_condition=True, de=self.de)
+        return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]),
+                             seed=self.seed * 1_000_003 + epoch)
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))

@@ -1,6 +1,6 @@
-"""Perturbation data: AnnData loading, condition names, leak-free splits, DE genes, batches and a simulator.
+"""Perturbation data: AnnData loading, condition names, leak-free splits, DE genes and a simulator.
 
-Imports no torch; only :meth:`PerturbData.batches` does, when called.
+Imports no torch: training batches (tensors) are made one layer up, in :mod:`biodsnn.dataloaders`.
 
 Example:
     >>> from biodsnn.data import simulate, load_perturb_data, make_split
@@ -10,7 +10,6 @@ Example:
     True
 """
 
-from biodsnn.data._batches import Batch, BatchIterator
 from biodsnn.data._de import DEGenes, rank_de_genes, welch_t_scores
 from biodsnn.data._fetch import DATASETS, fetch_dataset
 from biodsnn.data._loading import (
@@ -33,8 +32,6 @@ __all__ = [
     "PRESETS",
     "SIM_KEY",
     "TRUTH_KEY",
-    "Batch",
-    "BatchIterator",
     "DEGenes",
     "PerturbData",
     "PerturbableReport",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from reactomenet.errors import InputError, NotFoundError
 from reactomenet.io import read_parquet_metadata, write_parquet
 
 Method = Literal["t-test", "wilcoxon"]
+
+#: Rankings already computed, per dataset (held as long as the dataset lives): (method, n_top, conditions) → DEGenes.
+_MEMORY: weakref.WeakKeyDictionary[PerturbData, dict[tuple[object, ...], DEGenes]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -215,8 +219,9 @@ def rank_de_genes(
     for c in conds:
         data.cells_of(c)  # NotFoundError for unknown names
     key = (method, n_top, tuple(conds))
-    if key in data._de_cache:
-        return data._de_cache[key]
+    memory = _MEMORY.setdefault(data, {})
+    if key in memory:
+        return memory[key]
     cache_path = None
     if cache_dir is not None:
         digest = hashlib.sha256("\n".join(conds).encode()).hexdigest()[:12]
@@ -225,7 +230,7 @@ def rank_de_genes(
         if cache_path.exists():
             cached = DEGenes.load(cache_path)
             if cached.fingerprint == data.fingerprint and set(cached.top) == set(conds):
-                data._de_cache[key] = cached
+                memory[key] = cached
                 return cached
     if method == "t-test":
         scores, cond_means, ctrl_means = _welch(data, conds)
@@ -244,5 +249,5 @@ def rank_de_genes(
     result = DEGenes(list(data.genes), top, non_dropout, method, n_top, data.fingerprint)
     if cache_path is not None:
         result.save(cache_path)
-    data._de_cache[key] = result
+    memory[key] = result
     return result

@@ -129,7 +129,6 @@ class PerturbData:
         order = np.argsort(codes.codes, kind="stable")
         bounds = np.searchsorted(codes.codes[order], np.arange(len(self._categories) + 1))
         self._cells = {c: order[bounds[i] : bounds[i + 1]].astype(np.int64) for i, c in enumerate(self._categories)}
-        self._de_cache: dict[tuple[Any, ...], Any] = {}
         self._control_means: dict[str | None, np.ndarray] = {}
         self._views: dict[str | None, PerturbData] = {}
 
@@ -345,20 +344,6 @@ class PerturbData:
     def check_perturbable(self, perturbable_genes: Iterable[str]) -> PerturbableReport:
         """Report perturbed genes unknown to ``perturbable_genes`` (see :func:`check_perturbable`)."""
         return check_perturbable(self.conditions, perturbable_genes)
-
-    def batches(self, conditions: Sequence[str] | None = None, **kwargs: Any) -> Any:
-        """Iterate training batches (imports torch); see :class:`biodsnn.data.BatchIterator`.
-
-        Example:
-            >>> from biodsnn.data import simulate
-            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
-            >>> b = next(iter(data.batches(batch_size=8, seed=0)))
-            >>> b.control_x.shape[1] == len(data.genes)
-            True
-        """
-        from biodsnn.data._batches import BatchIterator
-
-        return BatchIterator(self, conditions=conditions, **kwargs)
 
 
 def _looks_like_counts(x: sp.spmatrix | np.ndarray) -> tuple[bool, float]:

@@ -10,6 +10,7 @@ import pytest
 from biodsnn.baselines import get_baseline, list_baselines
 from biodsnn.data import load_perturb_data, make_split, rank_de_genes
 from biodsnn.data.conditions import canonical_condition, format_unit, parse_condition, split_context
+from biodsnn.dataloaders import BatchIterator
 from reactomenet.errors import InputError, NotFoundError
 
 GENES = [f"G{i}" for i in range(12)]
@@ -100,8 +101,8 @@ def test_transfer_split_holds_a_unit_out_of_one_context_only() -> None:
 def test_batches_pair_cells_with_controls_of_their_own_context() -> None:
     data = load_perturb_data(two_lines(), convention="perturbench")
     ctx_of_cell = data.adata.obs["context"].astype(str).to_numpy()
-    for batch in data.batches(batch_size=16, seed=0, single_condition=True):
-        cells, ctrls = batch.cell_index.numpy(), batch.control_index.numpy()
+    for batch in BatchIterator(data, batch_size=16, seed=0).rows():
+        cells, ctrls = batch.cells, batch.controls
         assert (ctx_of_cell[cells] == ctx_of_cell[ctrls]).all()
         assert set(ctrls) <= set(data.control_cells)
 

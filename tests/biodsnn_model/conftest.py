@@ -59,37 +59,8 @@ def tiny_adata(seed: int = 0) -> anndata.AnnData:
     return adata
 
 
-@dataclass
-class FakeBatch:
-    control_x: torch.Tensor
-    target_x: torch.Tensor
-    condition_index: torch.Tensor
-    conditions: list[str]
-    de_index: torch.Tensor | None = None
-
-
 class TinyData(PerturbData):
-    """PerturbData with a contract-conforming ``batches`` (cells grouped by condition) for the tests."""
-
-    def batches(self, conditions: Any = None, *, batch_size: int = 32, seed: int = 0,
-                group_by_condition: bool = True, **_: Any) -> list[FakeBatch]:
-        rng = np.random.default_rng(seed)
-        x = np.asarray(self.adata.X)
-        ctrl = self.control_cells
-        chunks = []
-        for c in conditions or self.conditions:
-            cells = rng.permutation(self.cells_of(c))
-            chunks += [(c, cells[s: s + batch_size]) for s in range(0, len(cells), batch_size)]
-        order = rng.permutation(len(chunks))
-        out = []
-        for i in range(0, len(order), 2):  # two chunks (≤ 2 conditions) per batch
-            part = [chunks[j] for j in order[i: i + 2]]
-            names = sorted({c for c, _ in part})
-            cells = np.concatenate([cc for _, cc in part])
-            idx = np.concatenate([[names.index(c)] * len(cc) for c, cc in part])
-            picks = rng.choice(ctrl, len(cells))
-            out.append(FakeBatch(torch.as_tensor(x[picks]), torch.as_tensor(x[cells]), torch.as_tensor(idx), names))
-        return out
+    """PerturbData built directly from an AnnData (no loader checks), for the tests."""
 
 
 @dataclass

@@ -7,7 +7,6 @@ import pytest
 from click.testing import CliRunner
 
 import biodsnn.model as model_mod
-from biodsnn.data import PerturbData
 from cli.biodsnn import main
 
 from .conftest import TinyData, fake_de, fake_knowledge, tiny_adata
@@ -22,7 +21,6 @@ def wired(tmp_path, monkeypatch):
     kb.path = str(tmp_path / "knowledge")
     (tmp_path / "knowledge").mkdir()
     monkeypatch.setattr(model_mod, "_load_knowledge", lambda p: kb)
-    monkeypatch.setattr(PerturbData, "batches", TinyData.batches, raising=False)
     monkeypatch.setattr(model_mod.BioDSNN, "de", property(lambda self: fake_de(self.data)))
     monkeypatch.setenv("BIODSNN_NO_PROGRESS", "1")
     return tmp_path
