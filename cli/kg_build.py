@@ -88,9 +88,13 @@ def _check_out_file(kw: dict[str, Any]) -> None:
 
 
 def _split(path: str | None) -> Any:
-    from kg_build.bundle import _resolve_split
+    from biodsnn.data import Split  # the split file is biodsnn's; kg_build only reads the loaded object
+    from reactomenet.errors import InputError
 
-    return _resolve_split(path)[0]
+    if path is None:
+        raise InputError("no split given: the co-expression graph and the mask use training cells only; pass "
+                         "--split split.json (make one with `biodsnn data split`)")
+    return Split.load(path)
 
 
 def _gene_list(path: str | None) -> list[str] | None:
@@ -144,6 +148,7 @@ def bundle(**kw: Any) -> None:
         data,
         split,
         kw["out"],
+        split_path=kw["split_path"],
         level=kw["level"],
         go_top_k=kw["go_top_k"],
         go_min_similarity=kw["go_min_similarity"],

@@ -19,13 +19,17 @@ from kg_build.coexpression import (
 )
 from kg_build.go import GoAnnotations, go_graph, jaccard_topk, load_go_annotations, perturbable_genes
 from kg_build.mask import AttentionMask, attention_mask, mask_from_reactome
+from kg_build.protocols import Knowledge, PerturbationData, TrainingSplit
 
 __all__ = [
     "AttentionMask",
     "EdgeSet",
     "GoAnnotations",
     "Graph",
+    "Knowledge",
     "KnowledgeBundle",
+    "PerturbationData",
+    "TrainingSplit",
     "attention_mask",
     "build_bundle",
     "coexpression_graph",

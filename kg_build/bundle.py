@@ -28,13 +28,15 @@ from kg_build.go import (
     perturbable_genes,
 )
 from kg_build.mask import mask_from_reactome
+from kg_build.protocols import PerturbationData, TrainingSplit
 from reactomenet.errors import InputError, NotFoundError
 
 FORMAT = "biodsnn-knowledge-bundle"
 FORMAT_VERSION = 1
 FILES = ("go_graph.parquet", "coexpression.parquet", "attention_mask.parquet", "genes.parquet", "manifest.json")
 #: What a bundle folder holds: FILES plus the split it was built with (the only files a rebuild replaces).
-OWN_FILES = (*FILES, "split.json")
+SPLIT_FILE = "split.json"
+OWN_FILES = (*FILES, SPLIT_FILE)
 _ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(\.\d+)?$")
 
 
@@ -78,24 +80,11 @@ def data_symbols(genes: Sequence[str], known: Iterable[str], *, map_genes: bool 
     return list(genes)
 
 
-def _perturbed_genes(data: Any) -> list[str]:
+def _perturbed_genes(data: PerturbationData) -> list[str]:
     out: set[str] = set()
     for c in data.conditions:
         out.update(data.condition_genes(c))
     return sorted(out)
-
-
-def _resolve_split(split: Any) -> tuple[Any, str | None]:
-    if split is None:
-        raise InputError(
-            "no split given: the co-expression graph and the mask use training cells only; pass --split run/split.json "
-            "(make one with `biodsnn data split`)"
-        )
-    if isinstance(split, str | os.PathLike):
-        from biodsnn.data import Split
-
-        return Split.load(split), str(split)
-    return split, None
 
 
 def _release_provenance(reactome: Any) -> dict[str, Any]:
@@ -132,10 +121,11 @@ def genes_frame(measured: Sequence[str], symbols: Sequence[str | None], perturba
 
 
 def build_bundle(
-    data: Any,
-    split: Any,
+    data: PerturbationData,
+    split: TrainingSplit,
     out_dir: str | os.PathLike[str],
     *,
+    split_path: str | os.PathLike[str] | None = None,
     level: int = 3,
     go_top_k: int = 20,
     go_min_similarity: float = 0.1,
@@ -164,9 +154,11 @@ def build_bundle(
     cells plus the split's training conditions).
 
     Args:
-        data: a ``biodsnn.data.PerturbData``.
-        split: a ``biodsnn.data.Split`` or the path of a saved split (required).
+        data: a ``biodsnn.data.PerturbData`` (any :class:`kg_build.protocols.PerturbationData`).
+        split: a ``biodsnn.data.Split`` (any :class:`kg_build.protocols.TrainingSplit`; required). A copy is kept
+            in the bundle, so a fit without a split uses this one.
         out_dir: the bundle folder (replaced only when the new one is complete).
+        split_path: the file the split was read from, recorded in the manifest (and never overwritten).
         level: Reactome pathway level of the mask.
         go_top_k, go_min_similarity: GO graph neighbours per gene and minimum Jaccard (strict).
         coexpr_top_k, coexpr_threshold: co-expression neighbours per gene and minimum ``|r|`` (strict).
@@ -196,8 +188,13 @@ def build_bundle(
     """
     from reactomenet.io import check_output_folder, output_folder, sha256_file, write_json, write_parquet
 
-    split, split_path = _resolve_split(split)
-    inputs = [*inputs, data_path, split_path, go_table, getattr(data, "source", None)]
+    if split is None:
+        raise InputError(
+            "no split given: the co-expression graph and the mask use training cells only; pass --split split.json "
+            "(make one with `biodsnn data split`)"
+        )
+    split_path = str(split_path) if split_path is not None else None
+    inputs = [*inputs, data_path, split_path, go_table, data.source]
     check_output_folder(out_dir, own=OWN_FILES, inputs=inputs, overwrite=overwrite, what="bundle folder")  # before work
     annotations = load_go_annotations(
         go_table, ontologies=ontologies, drop_evidence=drop_evidence, propagate=propagate, relations=relations
@@ -254,15 +251,15 @@ def build_bundle(
             "reactome": _release_provenance(reactome),
             "go": go_input,
             "data": {
-                "path": str(data_path or getattr(data, "source", None) or ""),
+                "path": str(data_path or data.source or ""),
                 "fingerprint": data.fingerprint,
-                "options": dict(getattr(data, "options", {}) or {}),
+                "options": dict(data.options or {}),
             },
             "split": {
                 "path": split_path,
                 "fingerprint": split.fingerprint,
-                "kind": getattr(split, "kind", None),
-                "seed": getattr(split, "seed", None),
+                "kind": split.kind,
+                "seed": split.seed,
             },
         },
         "parameters": parameters,
@@ -286,7 +283,7 @@ def build_bundle(
         write_parquet(coexpr.to_frame(), tmp / "coexpression.parquet", {**meta, "kind": "coexpression"})
         write_parquet(mask.to_frame(), tmp / "attention_mask.parquet", {**meta, "kind": "attention_mask"})
         write_parquet(gframe, tmp / "genes.parquet", {**meta, "kind": "genes"})
-        split.save(tmp / "split.json")
+        split.save(tmp / SPLIT_FILE)
         written = [p for p in sorted(tmp.iterdir()) if p.is_file()]
         manifest["files"] = {p.name: sha256_file(p) for p in written}
         manifest["file_sizes"] = {p.name: p.stat().st_size for p in written}
@@ -314,13 +311,8 @@ class EdgeSet:
         return int(self.edge_index.shape[1])
 
 
-def _read_verified(folder: Path, name: str, manifest: dict[str, Any]) -> pd.DataFrame:
-    """Read one Parquet file of a bundle, refusing it unless its size and sha256 are the manifest's.
-
-    The bytes are hashed as they are read (one pass), so the check costs no second read.
-    """
-    import io
-
+def _verified_bytes(folder: Path, name: str, manifest: dict[str, Any]) -> bytes:
+    """The bytes of one file of a bundle, refused unless its size and sha256 are the manifest's."""
     path = folder / name
     blob = path.read_bytes()
     size = (manifest.get("file_sizes") or {}).get(name)
@@ -335,6 +327,18 @@ def _read_verified(folder: Path, name: str, manifest: dict[str, Any]) -> pd.Data
             f"{path} is not the file this bundle was built with (sha256 differs from manifest.json; copied from "
             "another bundle or corrupted); rebuild the bundle with `kg-build bundle`"
         )
+    return blob
+
+
+def _read_verified(folder: Path, name: str, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Read one Parquet file of a bundle, refusing it unless its size and sha256 are the manifest's.
+
+    The bytes are hashed as they are read (one pass), so the check costs no second read.
+    """
+    import io
+
+    path = folder / name
+    blob = _verified_bytes(folder, name, manifest)
     try:
         return pd.read_parquet(io.BytesIO(blob))
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -355,6 +359,7 @@ class KnowledgeBundle:
         go_graph: edges over ``perturbable_genes`` with ``weight`` (Jaccard).
         mask: pairs over ``genes`` (diagonal included) with ``source``.
         manifest: the parsed ``manifest.json``.
+        split_file: ``split.json``, the split the bundle was built with (its sha256 checked on load).
         genes_table: ``genes.parquet`` as a DataFrame.
 
     Example:
@@ -375,6 +380,9 @@ class KnowledgeBundle:
         self.go_graph = EdgeSet(_edges(go, "source", "target"), go["weight"].to_numpy(np.float32))
         self.coexpression = EdgeSet(_edges(co, "source", "target"), co["weight"].to_numpy(np.float32))
         self.mask = EdgeSet(_edges(mk, "i", "j"), source=mk["source"].to_numpy(dtype=str))
+        # the split it was built with: a fit without a split uses it (bundles always keep one; checked by its hash)
+        kept = path / SPLIT_FILE
+        self.split_file: Path | None = kept if SPLIT_FILE in (manifest.get("files") or {}) and kept.is_file() else None
 
     def __repr__(self) -> str:
         return (
@@ -412,13 +420,15 @@ class KnowledgeBundle:
             raise InputError(f"{p} was written by a newer kg_build (format {manifest['format_version']}); upgrade")
         names = ("go_graph", "coexpression", "attention_mask", "genes")
         frames = {name: _read_verified(p, f"{name}.parquet", manifest) for name in names}
+        if SPLIT_FILE in (manifest.get("files") or {}) and (p / SPLIT_FILE).is_file():
+            _verified_bytes(p, SPLIT_FILE, manifest)  # the kept split is the one it was built with
         try:
             return cls(p, manifest, frames.pop("genes"), frames)
         except (KeyError, ValueError, TypeError) as exc:  # a file with other columns than a bundle's
             detail = f"{exc.__class__.__name__}: {exc}"
             raise InputError(f"{p} is not a valid knowledge bundle ({detail}); rebuild it") from exc
 
-    def check_compatible(self, data: Any, split: Any, *, check_data: bool = True) -> None:
+    def check_compatible(self, data: PerturbationData, split: TrainingSplit, *, check_data: bool = True) -> None:
         """Raise InputError (one line naming what differs) unless the bundle was built for ``data`` and ``split``.
 
         Checks the measured genes (names and order), the split's fingerprint and, with ``check_data``, the data

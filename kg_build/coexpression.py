@@ -14,11 +14,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from kg_build._topk import Graph, topk_per_row
+from kg_build.protocols import PerturbationData, TrainingSplit
 from reactomenet.console import progress_bar
 from reactomenet.errors import InputError
 
 
-def training_cells(data: Any, split: Any) -> np.ndarray:
+def training_cells(data: PerturbationData, split: TrainingSplit) -> np.ndarray:
     """Row indices of the cells the knowledge may see: control cells plus cells of the split's training conditions.
 
     Validation and test cells are never included. ``data`` is a ``biodsnn.data.PerturbData`` (``control_cells``,

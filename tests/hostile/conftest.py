@@ -89,8 +89,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespac
     split.save(root / "split.json")
     (root / "genes.txt").write_text("\n".join(data.genes) + "\n")
     for name, level in (("kb", 3), ("kb_level2", 2)):
-        build_bundle(data, root / "split.json", root / name, perturbable=list(data.genes), level=level,
-                     data_path=str(root / "data.h5ad"))
+        build_bundle(data, split, root / name, split_path=root / "split.json", perturbable=list(data.genes),
+                     level=level, data_path=str(root / "data.h5ad"))
     _fit(main, root, root / "run_full", "--variant", "noVAE")  # noVAE: the cheapest network to train and resume
     perturbed = sorted({g for c in data.conditions for g in data.condition_genes(c)})
     yield SimpleNamespace(root=root, data=data, split=split, perturbed=perturbed, fit=lambda out, *a: _fit(
