@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from biodsnn.config import epoch_seed
 from biodsnn.data import PerturbData, canonical_condition, parse_condition
 from reactomenet.errors import InputError
 
@@ -60,8 +61,8 @@ class BatchIterator:
 
     A condition with ``n`` cells gives ``ceil(n / batch_size)`` batches of near-equal size, so an epoch costs one
     knowledge-stream pass per batch. The order of conditions, of cells and of batches and the control partners are
-    drawn from ``seed``: each pass yields the same batches (a new epoch is a new seed). X is densified one batch at a
-    time.
+    drawn from ``seed`` and ``epoch`` (:func:`biodsnn.config.epoch_seed`): each pass yields the same batches. X is
+    densified one batch at a time.
 
     Example:
         >>> from biodsnn.data import simulate, load_perturb_data
@@ -72,7 +73,7 @@ class BatchIterator:
     """
 
     def __init__(self, data: PerturbData, conditions: Sequence[str] | None = None, *, batch_size: int = 32,
-                 seed: int = 0) -> None:
+                 seed: int = 0, epoch: int = 0) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         conds = data.conditions if conditions is None else [canonical_condition(c) for c in conditions]
@@ -92,10 +93,10 @@ class BatchIterator:
             raise InputError(f"context(s) {', '.join(empty)} have no control cells to pair with perturbed cells")
         self._context_of = contexts
         self.batch_size = batch_size
-        self.seed = seed
+        self.seed, self.epoch = seed, epoch
 
     def _plan(self) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, 0])  # the 0 keeps the stream of earlier seeded runs
+        rng = np.random.default_rng([epoch_seed(self.seed, self.epoch), 0])  # 0: the stream of earlier runs
         order = rng.permutation(len(self.conditions))
         cond_seq = np.concatenate([np.full(len(self._rows[i]), i) for i in order])
         cell_seq = np.concatenate([rng.permutation(self._rows[i]) for i in order])

@@ -22,11 +22,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
+from biodsnn.config import TRAIN_DEFAULTS, TrainConfig
+from biodsnn.data import DEGenes, PerturbData, Split, canonical_condition, load_perturb_data, parse_condition
 from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.dataloaders import BatchIterator
 from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
-from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, check_finite, resolve_device, train
+from biodsnn.train import CHECKPOINT, LOG_FILE, TrainResult, check_finite, resolve_device, train
+from kg_build.protocols import Knowledge
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, sha256_file, write_json, write_parquet
 
@@ -69,12 +71,8 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     # error on seen doubles and lost the margin over additive (docs/accuracy-model.md, "Which training defaults").
     "gamma": 2.0, "direction_weight": 0.0, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
     "direction_sharpness": 10.0, "loss_level": "mean",
-    # training: the paper's Adam lr, StepLR and clipping. Weight decay (the paper's 5e-4) is off by default: it pulls
-    # the per-gene readouts and embeddings toward no change (same measurement). When on, it spares biases and norm
-    # gains unless weight_decay_biases=True (GEARS' way).
-    "epochs": 20, "lr": 1e-3, "weight_decay": 0.0, "weight_decay_biases": False, "lr_step": 1, "lr_gamma": 0.5,
-    "grad_clip": 1.0,
-    "batch_size": 256, "n_de": 20,
+    # training: epochs, lr, weight decay (off), StepLR, clipping, batch size: written once, in biodsnn.config
+    **TRAIN_DEFAULTS, "n_de": 20,
     # prediction: control cells whose regenerated expression is averaged (0 = all)
     "n_control_predict": 512, "predict_chunk": 8,
 }
@@ -188,28 +186,18 @@ _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "
                 "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
 
 
-def _manifest_sha256(knowledge: Any) -> str:
-    manifest = getattr(knowledge, "manifest", None) or {}
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()
+def _manifest_sha256(knowledge: Knowledge) -> str:
+    return hashlib.sha256(json.dumps(knowledge.manifest, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _knowledge_path(knowledge: Any) -> str | None:
-    for attr in ("path", "root", "directory", "dir", "source"):
-        value = getattr(knowledge, attr, None)
-        if isinstance(value, (str, os.PathLike)):
-            return str(Path(value).resolve())
-    return None
+def _knowledge_path(knowledge: Knowledge) -> str | None:
+    return str(Path(knowledge.path).resolve()) if knowledge.path is not None else None
 
 
-def _load_knowledge(path: str | os.PathLike[str]) -> Any:
+def _load_knowledge(path: str | os.PathLike[str]) -> Knowledge:
     from kg_build import KnowledgeBundle
 
-    kb = KnowledgeBundle.load(path)
-    if _knowledge_path(kb) is None:
-        kb._biodsnn_path = str(Path(path).resolve())  # remembered for config.json
-    return kb
-
-
+    return KnowledgeBundle.load(path)
 
 
 def _saved_device(name: Any) -> str:
@@ -291,7 +279,8 @@ class BioDSNN:
     Args:
         data: a :class:`biodsnn.data.PerturbData`, an AnnData, or the path of an ``.h5ad``.
         knowledge: a :class:`kg_build.KnowledgeBundle` or the path of a bundle folder.
-        split: a :class:`biodsnn.data.Split`, the path of a ``split.json``, or None (``make_split`` with ``seed``).
+        split: a :class:`biodsnn.data.Split`, the path of a ``split.json``, or None: the split the knowledge bundle
+            was built with (``make_split``'s default when it kept none).
         variant: ``full``, ``noVAE``, ``noAttention``, ``noMask``, ``gears`` or ``additive_residual``.
         seed: initial weights, batch order and VAE noise.
         data_options: options for ``load_perturb_data`` when ``data`` is a path or AnnData.
@@ -304,9 +293,11 @@ class BioDSNN:
         # ['A+B']
     """
 
-    def __init__(self, data: Any, knowledge: Any, split: Any = None, variant: str = "full", seed: int = 0, *,
-                 data_options: dict[str, Any] | None = None, de: Any = None, **hparams: Any) -> None:
-        from biodsnn.data import Split, make_split
+    def __init__(self, data: PerturbData | anndata.AnnData | str | os.PathLike[str],
+                 knowledge: Knowledge | str | os.PathLike[str], split: Split | str | os.PathLike[str] | None = None,
+                 variant: str = "full", seed: int = 0, *, data_options: dict[str, Any] | None = None,
+                 de: DEGenes | None = None, **hparams: Any) -> None:
+        from biodsnn.data import make_split
 
         hparams = validate_hparams(hparams)
         self.variant = get_variant(variant).name
@@ -320,13 +311,13 @@ class BioDSNN:
         if isinstance(knowledge, (str, os.PathLike)):
             knowledge = _load_knowledge(knowledge)
         self.knowledge = knowledge
-        if split is None:
-            split = make_split(data.conditions, kind="simulation", seed=self.seed)
-        elif isinstance(split, (str, os.PathLike)):
+        if split is None:  # the split the bundle was built with; without one, the default split
+            split = knowledge.split_file or make_split(data.conditions, kind="simulation")
+        if isinstance(split, (str, os.PathLike)):
             split = Split.load(split)
         self.split = split
         knowledge.check_compatible(data, split)
-        self._de: Any = de
+        self._de = de
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
         self._build()
@@ -417,7 +408,7 @@ class BioDSNN:
         return {"single_effect": effect, "single_seen": seen}
 
     @property
-    def de(self) -> Any:
+    def de(self) -> DEGenes:
         """Top DE genes per condition (``biodsnn.data.rank_de_genes``), computed on first use."""
         if self._de is None:
             from biodsnn.data import rank_de_genes
@@ -482,8 +473,8 @@ class BioDSNN:
     def _batch_iterator(self, epoch: int) -> Any:
         """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
         optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
-        return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]),
-                             seed=self.seed * 1_000_003 + epoch)
+        return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]), seed=self.seed,
+                             epoch=epoch)
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))
@@ -537,7 +528,7 @@ class BioDSNN:
         """Train (Adam, StepLR, gradient clipping); keeps the best validation epoch's weights.
 
         Args:
-            epochs: number of epochs (default: the ``epochs`` option, 20).
+            epochs: number of epochs (default: the ``epochs`` option).
             run_dir: folder for ``checkpoint.pt`` (every epoch) and ``train.log``; needed for ``resume``.
             resume: continue from ``run_dir/checkpoint.pt`` if it exists.
             progress: show the rich progress bar.
@@ -557,9 +548,7 @@ class BioDSNN:
             raise InputError("the split has no training conditions; choose another split")
         self._keep = self._keep_table([*self.split.train, "ctrl"])
         self._val_true = None
-        config = TrainConfig(epochs=hp["epochs"], lr=hp["lr"], weight_decay=hp["weight_decay"], lr_step=hp["lr_step"],
-                             lr_gamma=hp["lr_gamma"], grad_clip=hp["grad_clip"], seed=self.seed,
-                             weight_decay_biases=bool(hp["weight_decay_biases"]))
+        config = TrainConfig(seed=self.seed, **{k: hp[k] for k in TRAIN_DEFAULTS})
         self.run_dir = Path(run_dir) if run_dir is not None else None
         result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
                                     loss=self.batch_loss, validate=self.validation_metric, config=config,
@@ -704,7 +693,7 @@ class BioDSNN:
             "format": CONFIG_FORMAT,
             "data": {"path": getattr(self.data, "source", None), "options": getattr(self.data, "options", {}),
                      "fingerprint": getattr(self.data, "fingerprint", None)},
-            "knowledge": {"path": _knowledge_path(self.knowledge) or getattr(self.knowledge, "_biodsnn_path", None),
+            "knowledge": {"path": _knowledge_path(self.knowledge),
                           "manifest_sha256": _manifest_sha256(self.knowledge)},
             "variant": self.variant,
             "seed": self.seed,
@@ -740,7 +729,8 @@ class BioDSNN:
         return out
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike[str], data: Any = None, knowledge: Any = None) -> BioDSNN:
+    def load(cls, run_dir: str | os.PathLike[str], data: PerturbData | None = None,
+             knowledge: Knowledge | str | os.PathLike[str] | None = None) -> BioDSNN:
         """Rebuild a saved model; data and knowledge are reloaded from the recorded paths when not given.
 
         Example:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from biodsnn.config import TrainConfig, epoch_seed
 from reactomenet.console import progress_bar
 from reactomenet.errors import InputError
 from reactomenet.io import atomic_output
@@ -119,23 +120,6 @@ def check_finite(module: torch.nn.Module, what: str) -> None:
                              "the loss options (--set), and fit again")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimiser and schedule. These field defaults are the paper's; ``BioDSNN`` passes its own
-    (``DEFAULT_HPARAMS``: no weight decay, measured better)."""
-
-    epochs: int = 20
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    lr_step: int = 1
-    lr_gamma: float = 0.5
-    grad_clip: float = 1.0
-    seed: int = 0
-    #: False: weight decay only on weight matrices and embeddings (ndim ≥ 2), not on biases and norm gains, which
-    #: hold levels (the VAE's output bias starts at the control expression; decaying it drifted the baseline).
-    weight_decay_biases: bool = False
-
-
 def parameter_groups(module: torch.nn.Module, weight_decay: float, *, decay_biases: bool = False
                      ) -> list[dict[str, Any]]:
     """Adam parameter groups: ``weight_decay`` on tensors with ndim ≥ 2, none on biases and norm gains.
@@ -171,7 +155,8 @@ def epoch_generator(seed: int, epoch: int, device: torch.device | str = "cpu") -
         >>> bool(a == torch.rand(1, generator=epoch_generator(0, 1)))
         True
     """
-    return torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + int(epoch) + 1)
+    # + 1: the noise of an epoch does not start from the seed of its batch plan
+    return torch.Generator(device=device).manual_seed(epoch_seed(seed, epoch) + 1)
 
 
 def _logger(run_dir: Path | None) -> tuple[logging.Logger, logging.Handler | None]:

@@ -79,6 +79,7 @@ class FakeKnowledge:
     mask: FakeEdges
     manifest: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    split_file: str | None = None
 
     def check_compatible(self, data: Any, split: Any) -> None:
         if list(data.genes) != self.genes:

@@ -55,10 +55,11 @@ def test_a_condition_gives_ceil_n_over_batch_size_near_equal_batches(data, bs: i
         assert len(sizes) == -(-n // bs) and sum(sizes) == n and sizes[-1] - sizes[0] <= 1
 
 
-def test_seeded_the_same_batches_every_pass_and_others_for_another_seed(data) -> None:
+def test_seeded_the_same_batches_every_pass_and_others_for_another_seed_or_epoch(data) -> None:
     a, b = BatchIterator(data, batch_size=8, seed=3), BatchIterator(data, batch_size=8, seed=3)
     assert _collect(a) == _collect(b) == _collect(a)
     assert _collect(BatchIterator(data, batch_size=8, seed=4)) != _collect(a)
+    assert _collect(BatchIterator(data, batch_size=8, seed=3, epoch=1)) != _collect(a)
 
 
 def test_bad_requests_get_one_line(data) -> None:
