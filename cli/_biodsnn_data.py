@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from biodsnn.config import SPLIT_SEED
 from cli._common import FriendlyGroup, celleval_kwargs, celleval_options, data_options, load_data
 
 
@@ -137,7 +138,7 @@ def info_command(as_json: bool, **options: Any) -> None:
     default="simulation",
     show_default=True,
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=SPLIT_SEED, show_default=True)
 @click.option(
     "--mapping",
     "mapping_path",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from biodsnn.config import TRAIN_DEFAULTS
 from cli._common import celleval_kwargs, celleval_options, data_options, load_data, loader_options, setting_value
 from reactomenet.io import atomic_output
 
@@ -25,15 +26,17 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
 @click.option("--knowledge", "knowledge_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="Knowledge bundle folder from `kg-build`.")
 @click.option("--split", "split_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="split.json (default: a 'simulation' split drawn with --seed).")
+              help="split.json (default: the split the knowledge bundle was built with).")
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
 @click.option("--variant", default="full", show_default=True,
               help="full, noVAE, noAttention, noMask, gears or additive_residual.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default 20).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help=f"Training epochs (default {TRAIN_DEFAULTS['epochs']}).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 256).")
-@click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help=f"Cells per batch (default {TRAIN_DEFAULTS['batch_size']}).")
+@click.option("--lr", type=float, default=None, help=f"Adam learning rate (default {TRAIN_DEFAULTS['lr']:g}).")
 @click.option("--set", "settings", multiple=True, callback=_parse_settings, metavar="KEY=VALUE",
               help="Any other model option (biodsnn.model.DEFAULT_HPARAMS), repeatable, e.g. --set lr_gamma=0.95 "
                    "--set mark_perturbed=false --set compose_members=false --set own_gene_head=false (the paper's "

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from biodsnn.config import SPLIT_SEED
 from biodsnn.data.conditions import canonical_condition, parse_condition, split_context
 from reactomenet.errors import InputError, NotFoundError
 from reactomenet.io import write_json
@@ -333,7 +334,7 @@ def _transfer(perts: list[str], fraction: float, rng: np.random.Generator) -> tu
 def make_split(
     conditions: Iterable[str],
     kind: SplitKind = "simulation",
-    seed: int = 1,
+    seed: int = SPLIT_SEED,
     *,
     train_gene_fraction: float = 0.75,
     combo_seen2_train_fraction: float = 0.75,

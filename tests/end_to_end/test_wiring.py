@@ -20,9 +20,9 @@ import torch
 from click.testing import CliRunner
 
 from biodsnn.baselines import get_baseline
+from biodsnn.benchmark import run_evaluate
 from biodsnn.data import Split, load_perturb_data, rank_de_genes
 from biodsnn.model import BioDSNN
-from cli._biodsnn_eval import run_evaluate
 from cli.biodsnn import main as biodsnn
 from cli.kg_build import main as kg_build
 from reactomenet.errors import NotFoundError
