@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from biodsnn.config import epoch_seed
+from biodsnn.config import TrainConfig, epoch_seed
 from biodsnn.data import PerturbData, canonical_condition, parse_condition
 from reactomenet.errors import InputError
 
@@ -72,8 +72,8 @@ class BatchIterator:
         True
     """
 
-    def __init__(self, data: PerturbData, conditions: Sequence[str] | None = None, *, batch_size: int = 32,
-                 seed: int = 0, epoch: int = 0) -> None:
+    def __init__(self, data: PerturbData, conditions: Sequence[str] | None = None, *,
+                 batch_size: int = TrainConfig.batch_size, seed: int = 0, epoch: int = 0) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         conds = data.conditions if conditions is None else [canonical_condition(c) for c in conditions]
