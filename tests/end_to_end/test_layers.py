@@ -176,3 +176,32 @@ def test_the_scanner_sees_lazy_and_relative_imports() -> None:
     assert ("biodsnn.model", "torch", True) in found
     lazy = [i for i in ALL_IMPORTS if not i.at_load and _top(i.target) in PACKAGES]
     assert lazy  # the project has function-level imports of its own modules; they are counted
+
+
+#: Inside biodsnn, what each part may import of the others (docs/architecture.md draws the same). evaluate and plots
+#: sit together: reports draw plots, and plots read the metrics' definitions.
+BIODSNN_LAYERS: dict[str, set[str]] = {
+    "biodsnn.config": set(),
+    "biodsnn.data": {"biodsnn.config"},
+    "biodsnn.dataloaders": {"biodsnn.config", "biodsnn.data"},
+    "biodsnn.modules": set(),
+    "biodsnn.train": {"biodsnn.config"},
+    "biodsnn.model": {"biodsnn.config", "biodsnn.data", "biodsnn.dataloaders", "biodsnn.modules", "biodsnn.train"},
+    "biodsnn.baselines": {"biodsnn.config", "biodsnn.data"},
+    "biodsnn.evaluate": {"biodsnn.config", "biodsnn.data", "biodsnn.plots"},
+    "biodsnn.plots": {"biodsnn.config", "biodsnn.data", "biodsnn.evaluate"},
+}
+
+
+def _part(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_biodsnn_parts_import_only_the_parts_below_them() -> None:
+    parts = {_part(m) for m in MODULES if _top(m) == "biodsnn" and m != "biodsnn"}
+    unplaced = parts - set(BIODSNN_LAYERS) - {"biodsnn.benchmark"}  # the benchmark pipeline may use every part
+    assert not unplaced, f"place {sorted(unplaced)} in BIODSNN_LAYERS and docs/architecture.md"
+    bad = [f"{i.source}:{i.line} imports {i.target}" for i in ALL_IMPORTS
+           if _part(i.source) in BIODSNN_LAYERS and _top(i.target) == "biodsnn" and i.target != "biodsnn"
+           and _part(i.target) != _part(i.source) and _part(i.target) not in BIODSNN_LAYERS[_part(i.source)]]
+    assert not bad, "\n".join(bad)
