@@ -1,9 +1,10 @@
 """BioDSNN: knowledge-guided prediction of genetic perturbation responses.
 
-Layers (each imports only the ones below it): ``biodsnn.data`` (AnnData → conditions, splits, DE genes, batches;
-no torch at import), ``biodsnn.modules`` (pure torch), ``biodsnn.train``, ``biodsnn.model`` (the class users touch),
-``biodsnn.baselines`` and ``biodsnn.evaluate``. The names below load lazily, so ``import biodsnn.data`` never pulls
-torch.
+Layers (each imports only the ones below it; docs/architecture.md): ``biodsnn.config`` (defaults),
+``biodsnn.data`` (AnnData → conditions, splits, DE genes; no torch), ``biodsnn.dataloaders`` (training batches as
+tensors), ``biodsnn.modules`` (pure torch), ``biodsnn.train``, ``biodsnn.model`` (the class users touch),
+``biodsnn.baselines``, ``biodsnn.evaluate`` with ``biodsnn.plots``, and ``biodsnn.benchmark`` (the pipelines). The
+names below load lazily, so ``import biodsnn.data`` never pulls torch.
 
 Example:
     >>> import biodsnn
