@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,164 +23,24 @@ import torch
 
 from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
 from biodsnn.data.conditions import delimiter_hint, split_context
-from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
+from biodsnn.modules import BioDSNNModule, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainConfig, TrainResult, check_finite, resolve_device, train
+from biodsnn.variants import (  # noqa: F401  (DEFAULT_HPARAMS, HPARAM_SPECS, OptionSpec: their home, re-exported)
+    DEFAULT_HPARAMS,
+    DEFAULT_VARIANT,
+    HPARAM_SPECS,
+    OptionSpec,
+    get_variant,
+    overrides,
+    run_name,
+    validate_hparams,
+)
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, sha256_file, write_json, write_parquet
 
 CONFIG_FORMAT = 1
 #: Prefix of the context tokens in the perturbation vocabulary (no gene symbol starts with it).
 CONTEXT_TOKEN = "__context__:"
-
-#: Hyperparameters and their defaults (the paper's, where it gives them).
-DEFAULT_HPARAMS: dict[str, Any] = {
-    # network
-    "hidden": 64, "n_heads": 2, "d_ff": 512, "vae_intermediate": 32, "vae_latent": 16, "pos_weight": 0.2,
-    # True: the VAE learns from its own loss only, so its regenerated control cannot drift toward the average
-    # perturbation (measured: joint training drifts and scores worse; docs/accuracy-model.md). False: the paper's
-    # joint training.
-    "dropout": 0.0, "detach_vae_baseline": True,
-    # True: the VAE's regenerated control cells keep the control cells' mean exactly (per-cell variation only): on
-    # the real McFaline lines the shared VAE regenerated each line's mean with an all-gene squared error of
-    # 0.002-0.005, a quarter to a half of no change's error (docs/accuracy-real.md). False: the paper's baseline.
-    "recentre_vae": True,
-    # True: the perturbed genes' own embeddings carry a learned marker and every gene also has a shared readout, so
-    # a gene never perturbed in training still "knows" it is the one perturbed (not in the paper; measured better,
-    # docs/accuracy-model.md). False: the paper's network.
-    "mark_perturbed": True,
-    # True: a combination is the sum of its members' single effects plus a joint pass read out as the interaction,
-    # so learned singles add up to their double (not in the paper). False: the paper's one joint pass.
-    "compose_members": True,
-    # True: a shared head (no per-gene weights) adds to each perturbed gene's own change, from its representation and
-    # control level, so the own change of a gene never perturbed in training is predicted (not in the paper).
-    "own_gene_head": True,
-    # True: every perturbation's effect starts from a learned per-context vector initialised to the mean change of
-    # the context's training perturbations (the untrained model is the `mean` baseline); the knowledge stream learns
-    # what a perturbation adds to it (measured on the real files: docs/accuracy-real.md). False: the untrained model
-    # predicts no change.
-    "mean_effect_prior": True,
-    # True: after training, the untrained prior's change (the mean effect above) and the change learned beyond it
-    # are scaled by a, b in [0, 1] fitted on the validation conditions (least squares over top-20 DE and all genes;
-    # BioDSNN._fit_effect_scale): a = b = 0 is no change. A model should move a gene only where the evidence does.
-    "shrink_to_prior": True,
-    # loss: the paper's autofocus (γ = 2). Its direction term (λ = 0.1) is off by default: on norman it doubled the
-    # error on seen doubles and lost the margin over additive (docs/accuracy-model.md, "Which training defaults").
-    "gamma": 2.0, "direction_weight": 0.0, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
-    "direction_sharpness": 10.0, "loss_level": "mean",
-    # training: the paper's Adam lr, StepLR and clipping. Weight decay (the paper's 5e-4) is off by default: it pulls
-    # the per-gene readouts and embeddings toward no change (same measurement). When on, it spares biases and norm
-    # gains unless weight_decay_biases=True (GEARS' way).
-    "epochs": 20, "lr": 1e-3, "weight_decay": 0.0, "weight_decay_biases": False, "lr_step": 1, "lr_gamma": 0.5,
-    "grad_clip": 1.0,
-    "batch_size": 256, "n_de": 20,
-    # prediction: control cells whose regenerated expression is averaged (0 = all)
-    "n_control_predict": 512, "predict_chunk": 8,
-}
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """The type and range of one option: ``low``/``high`` bounds (None: none), ``open_low``/``open_high`` exclusive."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    open_high: bool = False
-    choices: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """The allowed values in words, e.g. ``a number in (0, 1]``."""
-        if self.kind is bool:
-            return "true or false"
-        if self.choices:
-            return " or ".join(self.choices)
-        what = "a whole number" if self.kind is int else "a number"
-        if self.low is not None and self.high is not None:
-            lo, hi = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            return f"{what} in {lo}{self.low:g}, {self.high:g}{hi}"
-        if self.low is not None:
-            return f"{what} {'>' if self.open_low else '≥'} {self.low:g}"
-        return what
-
-
-#: The type and range of each option of DEFAULT_HPARAMS, checked before any work (validate_hparams).
-HPARAM_SPECS: dict[str, OptionSpec] = {
-    "hidden": OptionSpec(int, 1), "n_heads": OptionSpec(int, 1), "d_ff": OptionSpec(int, 1),
-    "vae_intermediate": OptionSpec(int, 1), "vae_latent": OptionSpec(int, 1), "pos_weight": OptionSpec(float),
-    "dropout": OptionSpec(float, 0, 1, open_high=True), "detach_vae_baseline": OptionSpec(bool),
-    "mark_perturbed": OptionSpec(bool), "compose_members": OptionSpec(bool), "own_gene_head": OptionSpec(bool),
-    "mean_effect_prior": OptionSpec(bool), "shrink_to_prior": OptionSpec(bool), "recentre_vae": OptionSpec(bool),
-    "gamma": OptionSpec(float, 0), "direction_weight": OptionSpec(float, 0), "autofocus_weight": OptionSpec(float, 0),
-    "vae_weight": OptionSpec(float, 0), "kl_weight": OptionSpec(float, 0),
-    "direction_sharpness": OptionSpec(float, 0, open_low=True), "loss_level": OptionSpec(str, choices=("mean", "cell")),
-    "epochs": OptionSpec(int, 1), "lr": OptionSpec(float, 0, open_low=True), "weight_decay": OptionSpec(float, 0),
-    "weight_decay_biases": OptionSpec(bool), "lr_step": OptionSpec(int, 1),
-    "lr_gamma": OptionSpec(float, 0, 1, open_low=True), "grad_clip": OptionSpec(float, 0),
-    "batch_size": OptionSpec(int, 1), "n_de": OptionSpec(int, 1), "n_control_predict": OptionSpec(int, 0),
-    "predict_chunk": OptionSpec(int, 1),
-}
-
-
-def _coerce(key: str, value: Any, spec: OptionSpec) -> Any:
-    """``value`` as the spec's type (text from the command line parsed strictly), or InputError naming the option."""
-    bad = InputError(f"option {key}={value!r}: give {spec.describe()}")
-    if spec.kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise bad
-    if spec.kind is str:
-        if str(value) not in spec.choices:
-            raise bad
-        return str(value)
-    if isinstance(value, bool):
-        raise bad
-    try:
-        number = float(value) if spec.kind is float else value
-        if spec.kind is int:
-            whole_float = isinstance(value, float) and value.is_integer()
-            if whole_float or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
-                number = int(value)
-            elif not isinstance(value, int):
-                raise bad
-    except (TypeError, ValueError):
-        raise bad from None
-    if not np.isfinite(number):
-        raise bad
-    if spec.low is not None and (number < spec.low or (spec.open_low and number == spec.low)):
-        raise bad
-    if spec.high is not None and (number > spec.high or (spec.open_high and number == spec.high)):
-        raise bad
-    return number
-
-
-def validate_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
-    """Check options against :data:`HPARAM_SPECS` (type, range, n_heads dividing hidden); return them typed.
-
-    Unknown names get a did-you-mean; ``device`` is passed through. Called before any work starts.
-
-    Example:
-        >>> validate_hparams({"hidden": "32", "mark_perturbed": "false"})
-        {'hidden': 32, 'mark_perturbed': False}
-        >>> validate_hparams({"dropout": 1.5})
-        Traceback (most recent call last):
-        ...
-        reactomenet.errors.InputError: option dropout=1.5: give a number in [0, 1)
-    """
-    unknown = sorted(set(hparams) - set(DEFAULT_HPARAMS) - {"device"})
-    if unknown:
-        hint = did_you_mean(unknown[0], DEFAULT_HPARAMS, n=1)
-        raise InputError(f"unknown BioDSNN option {unknown[0]!r}{hint}; see biodsnn.model.DEFAULT_HPARAMS")
-    out = {k: (v if k == "device" else _coerce(k, v, HPARAM_SPECS[k])) for k, v in hparams.items()}
-    hidden = out.get("hidden", DEFAULT_HPARAMS["hidden"])
-    heads = out.get("n_heads", DEFAULT_HPARAMS["n_heads"])
-    if hidden % heads:
-        raise InputError(f"option n_heads={heads} does not divide hidden={hidden}; choose n_heads among "
-                         f"{', '.join(str(d) for d in range(1, hidden + 1) if hidden % d == 0)}")
-    return out
-
 
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
                 "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
@@ -291,11 +150,12 @@ class BioDSNN:
         data: a :class:`biodsnn.data.PerturbData`, an AnnData, or the path of an ``.h5ad``.
         knowledge: a :class:`kg_build.KnowledgeBundle` or the path of a bundle folder.
         split: a :class:`biodsnn.data.Split`, the path of a ``split.json``, or None (``make_split`` with ``seed``).
-        variant: ``full``, ``noVAE``, ``noAttention``, ``noMask``, ``gears`` or ``additive_residual``.
+        variant: a name from :data:`biodsnn.variants.VARIANTS` (``full``, the default; ``paper``; ``gears``; the
+            ablations): the network and its training recipe.
         seed: initial weights, batch order and VAE noise.
         data_options: options for ``load_perturb_data`` when ``data`` is a path or AnnData.
         de: precomputed ``rank_de_genes`` result (default: computed on first use, for the validation metric).
-        **hparams: overrides of :data:`DEFAULT_HPARAMS` (plus ``device``).
+        **hparams: overrides of the variant's settings (plus ``device``); the run's name lists them.
 
     Example:
         model = BioDSNN(data, knowledge, variant="noVAE", seed=0, epochs=1)
@@ -303,16 +163,15 @@ class BioDSNN:
         # ['A+B']
     """
 
-    def __init__(self, data: Any, knowledge: Any, split: Any = None, variant: str = "full", seed: int = 0, *,
+    def __init__(self, data: Any, knowledge: Any, split: Any = None, variant: str = DEFAULT_VARIANT, seed: int = 0, *,
                  data_options: dict[str, Any] | None = None, de: Any = None, **hparams: Any) -> None:
         from biodsnn.data import Split, make_split
 
-        hparams = validate_hparams(hparams)
         self.variant = get_variant(variant).name
+        hparams = validate_hparams(hparams, self.variant)
         self.seed = int(seed)
         self.device = resolve_device(hparams.pop("device", "cpu"))
-        self.hparams = {**DEFAULT_HPARAMS, **hparams}
-        self.name = f"BioDSNN-{self.variant}"
+        self.hparams = {**get_variant(self.variant).settings, **hparams}
         if isinstance(data, (str, os.PathLike, anndata.AnnData)):
             data = load_perturb_data(data, **(data_options or {}))
         self.data = data
@@ -329,6 +188,11 @@ class BioDSNN:
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
         self._build()
+
+    @property
+    def name(self) -> str:
+        """``BioDSNN-<variant>``, followed by the settings that override the variant's (its rows in tables)."""
+        return run_name(self.variant, self.hparams)
 
     # -- construction ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -377,7 +241,7 @@ class BioDSNN:
         extra["control_mean"] = ctrl
         if self.context_tokens:
             extra["context_start"] = self.pert_index[self.context_tokens[0]]
-        if self.hparams["mean_effect_prior"] and not get_variant(self.variant).additive_prior:
+        if self.hparams["mean_effect_prior"]:
             extra["mean_effect"] = torch.as_tensor(self._mean_training_effects(), dtype=torch.float32)
         extra["pert_gene"] = torch.as_tensor([data.gene_index.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
@@ -565,7 +429,7 @@ class BioDSNN:
                                     run_dir=run_dir, resume=resume, device=self.device, progress=progress,
                                     options=self._run_options())
         self.history, self.best_epoch = result.history, result.best_epoch
-        if hp["shrink_to_prior"] and self.validation_conditions and not get_variant(self.variant).additive_prior:
+        if hp["shrink_to_prior"] and self.validation_conditions:
             self._fit_effect_scale()
         self.module.eval()
         return self
@@ -706,6 +570,8 @@ class BioDSNN:
             "knowledge": {"path": _knowledge_path(self.knowledge) or getattr(self.knowledge, "_biodsnn_path", None),
                           "manifest_sha256": _manifest_sha256(self.knowledge)},
             "variant": self.variant,
+            "name": self.name,
+            "overrides": overrides(self.variant, self.hparams),
             "seed": self.seed,
             "hparams": dict(self.hparams),
             "device": str(self.device),
@@ -789,6 +655,12 @@ class BioDSNN:
         hp.setdefault("mean_effect_prior", False)
         hp.setdefault("shrink_to_prior", False)
         hp.setdefault("recentre_vae", False)
+        try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
+            inert = get_variant(cfg["variant"]).inert_options()
+        except InputError as exc:
+            raise InputError(f"{cfg_path} names a variant this version does not have ({exc}); fit the run again") \
+                from None
+        hp = {k: v for k, v in hp.items() if k not in inert}
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg.get("seed", 0),
                     device=_saved_device(cfg.get("device", "cpu")), **hp)
         try:

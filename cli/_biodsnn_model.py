@@ -29,15 +29,16 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
 @click.option("--variant", default="full", show_default=True,
-              help="full, noVAE, noAttention, noMask, gears or additive_residual.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default 20).")
+              help="The network and its training recipe: full (ours, the default), paper (the paper's exactly), gears "
+                   "(GEARS' network and loss), noVAE, noAttention, noMask, crossMLP or additive_residual "
+                   "(biodsnn.variants.VARIANTS).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (the variant's: 20).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 256).")
-@click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (the variant's: 256).")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (the variant's: 1e-3).")
 @click.option("--set", "settings", multiple=True, callback=_parse_settings, metavar="KEY=VALUE",
-              help="Any other model option (biodsnn.model.DEFAULT_HPARAMS), repeatable, e.g. --set lr_gamma=0.95 "
-                   "--set mark_perturbed=false --set compose_members=false --set own_gene_head=false (the paper's "
-                   "network), --set direction_weight=0.1 --set weight_decay=5e-4 (the paper's loss and decay).")
+              help="Override one of the variant's settings (biodsnn.variants.DEFAULT_HPARAMS lists them), "
+                   "repeatable, e.g. --set lr_gamma=0.95; the run's name then lists what was overridden.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
 @click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the run's replaced).")
@@ -48,17 +49,17 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
     """
-    from biodsnn.model import BioDSNN, validate_hparams
-    from biodsnn.modules import get_variant
+    from biodsnn.model import BioDSNN
     from biodsnn.train import resolve_device, run_folder
+    from biodsnn.variants import get_variant, validate_hparams
 
-    hparams: dict[str, object] = validate_hparams(settings)  # --set values checked before the flags replace them
+    variant = get_variant(variant).name
+    hparams: dict[str, object] = validate_hparams(settings, variant)  # --set checked before the flags replace them
     for key, value in (("batch_size", batch_size), ("lr", lr), ("epochs", epochs)):
         if value is not None:
             hparams[key] = value
     # every option checked before any work: nothing is loaded, created or trained for a bad one
-    hparams = {**validate_hparams(hparams), "device": resolve_device(device)}
-    get_variant(variant)
+    hparams = {**validate_hparams(hparams, variant), "device": resolve_device(device)}
     options = loader_options(loader)
     with run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite):
         data = load_data(data_path, loader)

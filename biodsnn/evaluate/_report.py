@@ -259,7 +259,7 @@ def print_summary(result: EvaluationResult, metrics: Sequence[str] = ("mse_de20"
         spec = METRICS[m]
         t = result.table(m, reference)
         table = Table(title=f"{m} ({'↑' if spec.higher_is_better else '↓'} better, {reference})")
-        table.add_column("model", style="bold", no_wrap=True)
+        table.add_column("model", style="bold", overflow="fold")  # long run names wrap, never cut
         for c in t.columns:
             table.add_column(str(c), justify="right")
         for model in t.index:

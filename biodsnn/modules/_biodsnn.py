@@ -1,13 +1,11 @@
 """The BioDSNN network (pure torch + torch_geometric): data-driven VAE stream + knowledge-driven graph/attention stream.
 
 Everything is built in ``__init__`` (the published code built its VAE and transformer inside ``forward()``, so they were
-re-initialised on every call and never trained). Variants are rows of one registry and share one code path.
+re-initialised on every call and never trained). Variants are rows of one registry (:mod:`biodsnn.variants`) and share
+one code path.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
@@ -16,48 +14,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from biodsnn.modules._attention import MaskedTransformerLayer
 from biodsnn.modules._vae import ControlVAE
-from reactomenet.errors import InputError, did_you_mean
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One named architecture: which parts of the network are switched on."""
-
-    name: str
-    use_vae: bool
-    cross_gene: Literal["attention", "none", "mlp"]
-    attention: Literal["sparse", "dense"] = "sparse"
-    additive_prior: bool = False
-    description: str = ""
-
-
-VARIANTS: dict[str, Variant] = {
-    v.name: v
-    for v in (
-        Variant("full", True, "attention", "sparse", description="BioDSNN: VAE + Reactome-masked transformer"),
-        Variant("noVAE", False, "attention", "sparse", description="control expression added as is (no VAE)"),
-        Variant("noAttention", True, "none", description="no transformer layer between fusion and projection"),
-        Variant("noMask", True, "attention", "dense", description="transformer attends to all gene pairs"),
-        Variant("gears", False, "mlp", description="GEARS: cross-gene MLP instead of attention, control + effect"),
-        Variant("additive_residual", True, "attention", "sparse", additive_prior=True,
-                description="observed single effects (the knowledge stream for singles never measured) + a "
-                            "learned interaction head"),
-    )
-}
-
-
-def get_variant(name: str) -> Variant:
-    """Look a variant up by name (InputError with close matches when unknown).
-
-    Example:
-        >>> get_variant("noVAE").use_vae
-        False
-    """
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        hint = did_you_mean(name, VARIANTS, cutoff=0.3)
-        raise InputError(f"unknown BioDSNN variant {name!r}{hint}: choose one of {', '.join(VARIANTS)}") from None
+from biodsnn.variants import get_variant
+from reactomenet.errors import InputError
 
 
 def _distinct_members(cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
