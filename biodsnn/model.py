@@ -116,10 +116,7 @@ def shrinkage_scales(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl
         >>> [round(v, 3) for v in shrinkage_scales(2 * t, c, t, c, [np.array([0])])]   # halfway to the truth
         [0.0, 0.5]
     """
-    weight = np.full(true.shape, 1.0 / (true.size * max(float(np.mean((ctrl - true) ** 2)), 1e-12)))
-    de_ref = max(float(np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])), 1e-12)
-    for i, t in enumerate(top):
-        weight[i, t] += 1.0 / (len(top) * len(t) * de_ref)
+    weight = _shrinkage_weights(true, ctrl, top)
     m, r, d = prior - ctrl, full - prior, true - ctrl
 
     def loss(a: float, b: float) -> float:
@@ -141,6 +138,55 @@ def shrinkage_scales(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl
         candidates.append((edge, best(r, edge * m)))
         candidates.append((best(m, edge * r), edge))
     return min(candidates, key=lambda ab: (loss(*ab), ab[0] + ab[1]))  # a tie: the smaller change
+
+
+#: Candidate soft-threshold levels of the learned change, as quantiles of its magnitude over the validation
+#: conditions (0: no threshold).
+THRESHOLD_QUANTILES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+
+
+def _soft(x: np.ndarray, level: float) -> np.ndarray:
+    return np.sign(x) * np.maximum(np.abs(x) - level, 0.0)
+
+
+def shrinkage_fit(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: np.ndarray,
+                  top: Sequence[np.ndarray], quantiles: Sequence[float] = THRESHOLD_QUANTILES
+                  ) -> tuple[float, float, float]:
+    """The (a, b, λ) for which ctrl + a · (prior − ctrl) + b · soft(full − prior, λ) has the least loss of
+    :func:`shrinkage_scales`: λ among the ``quantiles`` of |full − prior| (0 included), a and b fitted for each.
+    A perturbation moves few genes, so the small entries of a learned change are mostly noise; the threshold keeps
+    the large ones. A tie keeps the larger threshold (fewer genes moved).
+
+    Example:
+        >>> t = np.array([[1.0, 0.0, 0.0, 0.0]]); c = np.zeros((1, 4))
+        >>> full = t + np.array([[0.0, 0.1, -0.1, 0.1]])            # the effect plus small noise elsewhere
+        >>> a, b, lam = shrinkage_fit(full, c, t, c, [np.array([0])])
+        >>> round(lam, 2), [round(float(x), 2) + 0.0 for x in (b * _soft(full - c, lam))[0]]  # noise gone, effect kept
+        (0.1, [0.9, 0.0, 0.0, 0.0])
+    """
+    change = np.abs(full - prior)
+    best: tuple[float, float, float, float] | None = None
+    for level in sorted({float(np.quantile(change, q)) if q > 0 else 0.0 for q in quantiles}):
+        thresholded = prior + _soft(full - prior, level)
+        a, b = shrinkage_scales(thresholded, prior, true, ctrl, top)
+        loss = _shrinkage_loss(ctrl + a * (prior - ctrl) + b * (thresholded - prior), true, ctrl, top)
+        if best is None or loss <= best[0] * (1 + 1e-12):
+            best = (loss, a, b, level)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _shrinkage_weights(true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-entry weights: all genes plus each row's top genes, each sum relative to no change's error there."""
+    weight = np.full(true.shape, 1.0 / (true.size * max(float(np.mean((ctrl - true) ** 2)), 1e-12)))
+    de_ref = max(float(np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])), 1e-12)
+    for i, t in enumerate(top):
+        weight[i, t] += 1.0 / (len(top) * len(t) * de_ref)
+    return weight
+
+
+def _shrinkage_loss(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndarray]) -> float:
+    return float(np.sum(_shrinkage_weights(true, ctrl, top) * (pred - true) ** 2))
 
 
 class BioDSNN:
@@ -447,23 +493,26 @@ class BioDSNN:
         plus that over all genes, each relative to no change's (so a model that moves genes the perturbations do not
         move is held back even where its top-20 DE error is low); :func:`shrinkage_scales`."""
         val = self.validation_conditions
-        a_buf, b_buf = self.module.prior_scale, self.module.effect_scale
+        a_buf, b_buf, l_buf = self.module.prior_scale, self.module.effect_scale, self.module.effect_threshold
         a_buf.fill_(1.0)
         b_buf.fill_(1.0)
+        l_buf.fill_(0.0)
         full = self.predict_means(val).astype(np.float64)
         b_buf.fill_(0.0)
         prior = self.predict_means(val).astype(np.float64)
         true = np.asarray(self.data.condition_means(val), dtype=np.float64)
         ctrl = np.asarray(self.data.control_means(val), dtype=np.float64)
-        a, s = shrinkage_scales(full, prior, true, ctrl, [np.asarray(self.de.top[c]) for c in val])
+        a, s, level = shrinkage_fit(full, prior, true, ctrl, [np.asarray(self.de.top[c]) for c in val])
         if self.module.mean_effect is None:
             a = 1.0  # no prior to scale
         a_buf.fill_(a)
         b_buf.fill_(s)
+        l_buf.fill_(level)
         if self.run_dir is not None and (self.run_dir / LOG_FILE).exists():
             with (self.run_dir / LOG_FILE).open("a") as fh:
-                fh.write(f"prior_scale {a:.4g}, effect_scale {s:.4g}: the prior's change and the change learned "
-                         f"beyond it, fitted on {len(val)} validation conditions\n")
+                fh.write(f"prior_scale {a:.4g}, effect_scale {s:.4g}, effect_threshold {level:.4g}: the prior's "
+                         f"change and the change learned beyond it (soft-thresholded), fitted on {len(val)} "
+                         "validation conditions\n")
 
     # -- prediction --------------------------------------------------------------------------------------------------
     def _control_sample(self, context: str | None = None) -> np.ndarray:
@@ -667,6 +716,7 @@ class BioDSNN:
             state = torch.load(weights, map_location=model.device, weights_only=True)
             for key in ("prior_scale", "effect_scale"):  # saved before the scales existed: unscaled
                 state.setdefault(key, torch.ones(()))
+            state.setdefault("effect_threshold", torch.zeros(()))  # saved before the threshold: none
             model.module.load_state_dict(state)
         except Exception as exc:  # damaged file or another network: torch raises several types
             first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
@@ -681,4 +731,4 @@ class BioDSNN:
         return model
 
 
-__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN", "shrinkage_scales"]
+__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN", "shrinkage_fit", "shrinkage_scales"]

@@ -63,6 +63,16 @@ def normalised_adjacency(edge_index: torch.Tensor, edge_weight: torch.Tensor, n:
     return crow, src[order].contiguous(), w[order].contiguous()
 
 
+def soft_threshold(x: torch.Tensor, level: torch.Tensor | float) -> torch.Tensor:
+    """``sign(x) · max(|x| − level, 0)``: entries within ``level`` of zero become zero, the others move toward it.
+
+    Example:
+        >>> soft_threshold(torch.tensor([-0.5, 0.1, 0.3]), 0.2).tolist()
+        [-0.30000001192092896, 0.0, 0.10000000894069672]
+    """
+    return torch.sign(x) * torch.clamp(x.abs() - level, min=0)
+
+
 def prepare_mask(edge_index: torch.Tensor, n_genes: int) -> torch.Tensor:
     """Add the diagonal, drop duplicates and sort by (destination, source).
 
@@ -236,6 +246,9 @@ class BioDSNNModule(nn.Module):
         # saved with the weights
         self.register_buffer("prior_scale", torch.ones(()))
         self.register_buffer("effect_scale", torch.ones(()))
+        # the learned change beyond the prior is soft-thresholded at this level before scaling (0: kept as is):
+        # a perturbation moves few genes, so small learned changes are mostly noise; fitted with the scales
+        self.register_buffer("effect_threshold", torch.zeros(()))
         self.joint_w1: nn.Parameter | None = None
         self.compose_members = bool(compose_members) and not self.variant.additive_prior
         if self.compose_members:
@@ -354,17 +367,19 @@ class BioDSNNModule(nn.Module):
 
     def _with_mean(self, cond_perts: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Add the per-context mean effect to every row that perturbs a gene (controls stay at no change), then
-        scale the untrained prior by ``prior_scale`` a and what was learned beyond it by ``effect_scale`` b:
-        a · prior + b · (effect − prior)."""
+        scale the untrained prior by ``prior_scale`` a and what was learned beyond it, soft-thresholded at
+        ``effect_threshold`` λ, by ``effect_scale`` b: a · prior + b · soft(effect − prior, λ), where
+        soft(x, λ) = sign(x) · max(|x| − λ, 0)."""
+        untouched = bool(self.effect_scale == 1) and bool(self.prior_scale == 1) and bool(self.effect_threshold == 0)
         if self.mean_effect is None:
-            return out if bool(self.effect_scale == 1) else self.effect_scale * out
+            return out if untouched else self.effect_scale * soft_threshold(out, self.effect_threshold)
         genes, context = self._split_context(cond_perts)
         perturbed = ((genes >= 0).sum(1) > 0).to(out.dtype).unsqueeze(1)
         full = out + perturbed * self.mean_effect[context.clamp(min=0)]
-        if bool(self.effect_scale == 1) and bool(self.prior_scale == 1):
+        if untouched:
             return full
         prior = perturbed * self.mean_prior[context.clamp(min=0)]
-        return self.prior_scale * prior + self.effect_scale * (full - prior)
+        return self.prior_scale * prior + self.effect_scale * soft_threshold(full - prior, self.effect_threshold)
 
     def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each
