@@ -218,7 +218,8 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
         scores = [{k: _clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
         gi_rows = [{k: _clean(v) for k, v in row.items()} for row in result.gi.to_dict(orient="records")]
         write_json({**meta, "metrics": {n: {"higher_is_better": s.higher_is_better, "gene_set": s.gene_set,
-                                            "kind": s.kind, "description": s.description}
+                                            "kind": s.kind, "description": s.description,
+                                            "best": s.best}
                                         for n, s in METRICS.items()},
                     "subgroups": dict(result.subgroups), "scores": scores, "gi": gi_rows},
                    tmp / "summary.json")
