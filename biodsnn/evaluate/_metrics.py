@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -277,28 +278,18 @@ def gi_magnitude_pearson(pred: Sequence[GIScores], true: Sequence[GIScores]) -> 
     return pearson(_magnitudes(pred), _magnitudes(true))
 
 
-def gi_synergy_overlap(pred: Sequence[GIScores], true: Sequence[GIScores], k: int = 20) -> float:
-    """Fraction of the true top-``k`` magnitude doubles (synergy) also predicted top-``k`` (:func:`top_bottom_overlap`).
+def gi_magnitude_overlap(pred: Sequence[GIScores], true: Sequence[GIScores], k: int = 20, *, top: bool = True) -> float:
+    """Fraction of the true top-``k`` (synergy) or, with ``top=False``, bottom-``k`` (suppressor) GI-magnitude
+    doubles that the prediction also ranks there (``gi_set`` metric; :func:`top_bottom_overlap`).
 
     Example:
         >>> from biodsnn.evaluate._gi import GIScores
         >>> s = lambda m: GIScores(m, 0.0, m, 1.0, 0.0, 1.0, 0.0, 1.0)
-        >>> gi_synergy_overlap([s(v) for v in (3.0, 2.0, 1.0, 0.0)], [s(v) for v in (3.0, 0.0, 2.0, 1.0)], k=2)
-        0.5
+        >>> pred, true = [s(v) for v in (3.0, 2.0, 1.0, 0.0)], [s(v) for v in (3.0, 0.0, 2.0, 1.0)]
+        >>> gi_magnitude_overlap(pred, true, k=2), gi_magnitude_overlap(pred, true, k=2, top=False)
+        (0.5, 0.5)
     """
-    return top_bottom_overlap(_magnitudes(pred), _magnitudes(true), k, top=True)
-
-
-def gi_suppressor_overlap(pred: Sequence[GIScores], true: Sequence[GIScores], k: int = 20) -> float:
-    """Fraction of the true bottom-``k`` magnitude doubles (suppressor) also predicted bottom-``k``.
-
-    Example:
-        >>> from biodsnn.evaluate._gi import GIScores
-        >>> s = lambda m: GIScores(m, 0.0, m, 1.0, 0.0, 1.0, 0.0, 1.0)
-        >>> gi_suppressor_overlap([s(v) for v in (3.0, 2.0, 1.0, 0.0)], [s(v) for v in (3.0, 0.0, 2.0, 1.0)], k=2)
-        0.5
-    """
-    return top_bottom_overlap(_magnitudes(pred), _magnitudes(true), k, top=False)
+    return top_bottom_overlap(_magnitudes(pred), _magnitudes(true), k, top=top)
 
 
 #: The gene sets each kind of metric may name (``evaluate`` builds exactly these).
@@ -590,11 +581,11 @@ register_metric(
 )
 register_metric(
     MetricSpec("gi_synergy_overlap", True, "gi", "gi_set",
-               "fraction of the true top-20 magnitude (synergy) doubles also predicted top-20", gi_synergy_overlap, 1.0,
-               bootstrap=False)
+               "fraction of the true top-20 magnitude (synergy) doubles also predicted top-20",
+               partial(gi_magnitude_overlap, top=True), 1.0, bootstrap=False)
 )
 register_metric(
     MetricSpec("gi_suppressor_overlap", True, "gi", "gi_set",
                "fraction of the true bottom-20 magnitude (suppressor) doubles also predicted bottom-20",
-               gi_suppressor_overlap, 1.0, bootstrap=False)
+               partial(gi_magnitude_overlap, top=False), 1.0, bootstrap=False)
 )
