@@ -125,11 +125,13 @@ N_INTERACTION_FEATURES = 5
 INTERACTION_GENE_DIM = 8
 
 
+@dataclass
 class ModuleOutput:
-    """Per-cell predictions plus what the loss needs."""
+    """Per-cell predictions plus what the loss needs (a dataclass, so DistributedDataParallel finds its tensors)."""
 
-    def __init__(self, pred: torch.Tensor, effect: torch.Tensor, vae: ControlVAE.Output | None) -> None:
-        self.pred, self.effect, self.vae = pred, effect, vae
+    pred: torch.Tensor
+    effect: torch.Tensor
+    vae: ControlVAE.Output | None
 
 
 class BioDSNNModule(nn.Module):
