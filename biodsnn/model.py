@@ -611,10 +611,11 @@ class BioDSNN:
         return self
 
     def _run_options(self) -> dict[str, Any]:
-        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer)."""
+        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer) and the
+        training precision (``autocast``: a run may resume in another, and checkpoints from before it resume)."""
         return {"variant": self.variant, "seed": self.seed, "data": getattr(self.data, "fingerprint", None),
                 "split": getattr(self.split, "fingerprint", None),
-                **{k: v for k, v in self.hparams.items() if k != "epochs"}}
+                **{k: v for k, v in self.hparams.items() if k not in ("epochs", "autocast")}}
 
     @torch.no_grad()
     def _fit_effect_scale(self) -> None:

@@ -232,6 +232,11 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
     A non-finite loss stops training with an InputError naming the epoch and step; weights are checked finite after
     every epoch, so no checkpoint holds NaN.
 
+    In a multi-process fit (``torch.distributed`` joined, :mod:`biodsnn.distributed`) every rank runs this loop on
+    its own ``batches`` (the caller shards them and routes ``loss`` through DistributedDataParallel); only rank 0
+    writes ``checkpoint.pt`` and ``train.log`` and shows progress, a resume reads rank 0's checkpoint on every rank,
+    each rank draws its own noise (:func:`epoch_generator` with its rank), and the epoch's loss is averaged over ranks.
+
     Example:
         >>> m = torch.nn.Linear(1, 1)
         >>> data = [torch.ones(4, 1)]
