@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from biodsnn import distributed
 from biodsnn.data import canonical_condition, load_perturb_data, parse_condition
 from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.modules import BioDSNNModule, perturbation_loss
@@ -44,6 +47,16 @@ CONTEXT_TOKEN = "__context__:"
 
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
                 "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
+
+
+def _float32(value: Any) -> Any:
+    """``value`` with every floating tensor as float32, through dataclasses (a ModuleOutput and its VAE output)."""
+    if torch.is_tensor(value):
+        return value.float() if value.is_floating_point() else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _float32(getattr(value, f.name))
+                                             for f in dataclasses.fields(value)})
+    return value
 
 
 def _manifest_sha256(knowledge: Any) -> str:
@@ -231,6 +244,7 @@ class BioDSNN:
         self.split = split
         knowledge.check_compatible(data, split)
         self._de: Any = de
+        self._net: torch.nn.Module | None = None  # the DistributedDataParallel wrapper while a multi-process fit runs
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
         self._build()
@@ -391,14 +405,22 @@ class BioDSNN:
     def _batch_iterator(self, epoch: int) -> Any:
         """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
         optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
+        rank, world = distributed.rank_and_world()  # several processes: each takes its share of the same plan
+        shard = {"rank": rank, "world_size": world} if world > 1 else {}
         return self.data.batches(conditions=self.split.train, batch_size=int(self.hparams["batch_size"]),
-                                 seed=self.seed * 1_000_003 + epoch, single_condition=True, de=self.de)
+                                 seed=self.seed * 1_000_003 + epoch, single_condition=True, de=self.de, **shard)
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))
 
     def _n_batches(self, epoch: int) -> int:
         return len(self._batch_iterator(epoch))
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The ``autocast`` option as a context: bfloat16 autocast on the model's device, or nothing."""
+        if self.hparams.get("autocast", "none") != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def batch_loss(self, batch: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss of one batch (prediction loss + vae_weight · VAE loss)."""
@@ -408,7 +430,10 @@ class BioDSNN:
         target = torch.as_tensor(batch.target_x, dtype=torch.float32).to(dev)
         cell_cond = torch.as_tensor(batch.condition_index, dtype=torch.long).to(dev)
         keep = torch.stack([self._keep[c] for c in conds]).to(dev)
-        out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
+        net = self._net if self._net is not None else self.module  # DistributedDataParallel's wrapper in a DDP fit
+        with self._autocast():
+            out = net(control_x, self.condition_tensor(conds), cell_cond, generator)
+        out = _float32(out)  # after autocast: the loss (powers, sums over genes) in float32
         ctrl = self.unit_controls(conds) if self.context_tokens else self.ctrl_mean
         loss = perturbation_loss(out.pred, target, ctrl, cell_cond, keep, gamma=hp["gamma"],
                                  direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
@@ -435,11 +460,19 @@ class BioDSNN:
         val = self.validation_conditions
         if not val:
             return float("nan")
-        pred = self.predict_means(val)
-        true = self._val_true if getattr(self, "_val_true", None) is not None else self.data.condition_means(val)
-        self._val_true = true
-        errs = [float(np.mean((pred[i, self.de.top[c]] - true[i, self.de.top[c]]) ** 2)) for i, c in enumerate(val)]
-        return float(np.mean(errs))
+        rank, world = distributed.rank_and_world()
+        val = val[rank::world]  # several processes: each scores its share, the sums are reduced across ranks
+        errs: list[float] = []
+        if val:
+            pred = self.predict_means(val)
+            true = self._val_true if getattr(self, "_val_true", None) is not None else self.data.condition_means(val)
+            self._val_true = true
+            errs = [float(np.mean((pred[i, self.de.top[c]] - true[i, self.de.top[c]]) ** 2))
+                    for i, c in enumerate(val)]
+        if world == 1:
+            return float(np.mean(errs))
+        total, count = distributed.all_reduce_sum([sum(errs), len(errs)], self.device)
+        return total / count
 
     def fit(self, epochs: int | None = None, *, run_dir: str | os.PathLike[str] | None = None, resume: bool = False,
             progress: bool = True) -> BioDSNN:
@@ -470,10 +503,14 @@ class BioDSNN:
                              lr_gamma=hp["lr_gamma"], grad_clip=hp["grad_clip"], seed=self.seed,
                              weight_decay_biases=bool(hp["weight_decay_biases"]))
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
-                                    loss=self.batch_loss, validate=self.validation_metric, config=config,
-                                    run_dir=run_dir, resume=resume, device=self.device, progress=progress,
-                                    options=self._run_options())
+        self._net = distributed.wrap(self.module, self.device)  # DistributedDataParallel under torchrun
+        try:
+            result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
+                                        loss=self.batch_loss, validate=self.validation_metric, config=config,
+                                        run_dir=run_dir, resume=resume, device=self.device, progress=progress,
+                                        options=self._run_options())
+        finally:
+            self._net = None
         self.history, self.best_epoch = result.history, result.best_epoch
         if hp["shrink_to_prior"] and self.validation_conditions:
             self._fit_effect_scale()
@@ -481,10 +518,11 @@ class BioDSNN:
         return self
 
     def _run_options(self) -> dict[str, Any]:
-        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer)."""
+        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer) and the
+        training precision (``autocast``: a run may resume in another, and checkpoints from before it resume)."""
         return {"variant": self.variant, "seed": self.seed, "data": getattr(self.data, "fingerprint", None),
                 "split": getattr(self.split, "fingerprint", None),
-                **{k: v for k, v in self.hparams.items() if k != "epochs"}}
+                **{k: v for k, v in self.hparams.items() if k not in ("epochs", "autocast")}}
 
     @torch.no_grad()
     def _fit_effect_scale(self) -> None:
@@ -508,7 +546,7 @@ class BioDSNN:
         a_buf.fill_(a)
         b_buf.fill_(s)
         l_buf.fill_(level)
-        if self.run_dir is not None and (self.run_dir / LOG_FILE).exists():
+        if self.run_dir is not None and (self.run_dir / LOG_FILE).exists() and distributed.is_writer():
             with (self.run_dir / LOG_FILE).open("a") as fh:
                 fh.write(f"prior_scale {a:.4g}, effect_scale {s:.4g}, effect_threshold {level:.4g}: the prior's "
                          f"change and the change learned beyond it (soft-thresholded), fitted on {len(val)} "

@@ -71,6 +71,9 @@ _COMMON: dict[str, Any] = {
     "epochs": 20, "lr": 1e-3, "lr_step": 1, "lr_gamma": 0.5, "grad_clip": 1.0, "batch_size": 256, "n_de": 20,
     # prediction: control cells whose regenerated expression is averaged (0 = all), conditions per forward pass
     "n_control_predict": 512, "predict_chunk": 8,
+    # bf16: the training forward pass under torch.autocast (bfloat16 matrix products; the loss, the sparse attention
+    # and every prediction stay float32). Measured to keep the numbers on CPU (docs/scaling.md); none: float32.
+    "autocast": "none",
 }
 
 #: Our recipe (``full`` and its ablations). Every switch below was measured; docs/model.md and
@@ -202,7 +205,7 @@ HPARAM_SPECS: dict[str, OptionSpec] = {
     "weight_decay_biases": OptionSpec(bool), "lr_step": OptionSpec(int, 1),
     "lr_gamma": OptionSpec(float, 0, 1, open_low=True), "grad_clip": OptionSpec(float, 0),
     "batch_size": OptionSpec(int, 1), "n_de": OptionSpec(int, 1), "n_control_predict": OptionSpec(int, 0),
-    "predict_chunk": OptionSpec(int, 1),
+    "predict_chunk": OptionSpec(int, 1), "autocast": OptionSpec(str, choices=("none", "bf16")),
 }
 
 

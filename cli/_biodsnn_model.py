@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,7 +49,12 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
     """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
+
+    Several processes, one model (DDP): torchrun --nproc_per_node 2 -m biodsnn fit … (docs/scaling.md)
     """
+    import contextlib
+
+    from biodsnn import distributed
     from biodsnn.model import BioDSNN
     from biodsnn.train import resolve_device, run_folder
     from biodsnn.variants import get_variant, validate_hparams
@@ -61,24 +67,42 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
     # every option checked before any work: nothing is loaded, created or trained for a bad one
     hparams = {**validate_hparams(hparams, variant), "device": resolve_device(device)}
     options = loader_options(loader)
-    with run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite):
-        data = load_data(data_path, loader)
-        model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
-                        **hparams)
-        if model.trained_outside_go:
-            shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
-            click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
-                       f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
-        skipped = [c for c in model.split.val if not model.predictable(c)]
-        if skipped:
-            click.echo(f"note: {len(skipped)} validation condition(s) name a gene that is neither measured, in GO, "
-                       f"nor perturbed in training, and cannot guide training: {', '.join(skipped[:5])}", err=True)
-        if model.aliases:
-            click.echo("note: perturbed gene names read as current symbols: "
-                       + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
-        model.fit(run_dir=run_dir, resume=resume)
-        model.save(run_dir)
-    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
+    # under torchrun: join the process group (gloo on CPU, NCCL on GPUs; each rank on its own GPU); rank 0 alone
+    # guards, locks and writes the run folder, the others train with it and write nothing
+    hparams["device"] = distributed.setup(hparams["device"])
+    writer = distributed.is_writer()
+    try:
+        folder = (run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite) if writer
+                  else contextlib.nullcontext())
+        with folder:
+            distributed.broadcast(None)  # the other ranks start once rank 0 has checked and locked the folder
+            data = load_data(data_path, loader)
+            model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
+                            **hparams)
+            if writer:
+                _notes(model)
+            model.fit(run_dir=run_dir, resume=resume)
+            if writer:
+                model.save(run_dir)
+    finally:
+        distributed.teardown()
+    if writer:
+        click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
+
+
+def _notes(model: Any) -> None:
+    """What the user should know about a model before it trains (stderr)."""
+    if model.trained_outside_go:
+        shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
+        click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
+                   f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
+    skipped = [c for c in model.split.val if not model.predictable(c)]
+    if skipped:
+        click.echo(f"note: {len(skipped)} validation condition(s) name a gene that is neither measured, in GO, "
+                   f"nor perturbed in training, and cannot guide training: {', '.join(skipped[:5])}", err=True)
+    if model.aliases:
+        click.echo("note: perturbed gene names read as current symbols: "
+                   + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
 
 
 @click.command("predict")

@@ -82,7 +82,9 @@ class BatchIterator:
     order of conditions, of cells and of batches is shuffled with the seed. With ``single_condition`` every batch
     holds the cells of exactly one condition: a condition with ``n`` cells gives ``ceil(n / batch_size)`` batches of
     near-equal size (``drop_last``: ``n // batch_size`` batches of exactly ``batch_size``, the rest left out), so an
-    epoch costs one knowledge-stream pass per batch. X is densified one batch at a time.
+    epoch costs one knowledge-stream pass per batch. X is densified one batch at a time. With ``world_size`` > 1
+    (multi-process training) this iterator yields rank ``rank``'s share of the epoch's batches
+    (:func:`biodsnn.distributed.shard` applied to the seeded plan, the same on every rank).
 
     Example:
         >>> from biodsnn.data import simulate, load_perturb_data
@@ -104,6 +106,8 @@ class BatchIterator:
         de: DEGenes | None = None,
         de_kind: Literal["top", "non_dropout"] = "top",
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -129,6 +133,8 @@ class BatchIterator:
         self.group_by_condition = group_by_condition or single_condition
         self.single_condition = single_condition
         self.drop_last = drop_last
+        # several training processes: each takes its share of the epoch's (identical, seeded) batch plan
+        self.rank, self.world_size = int(rank), int(world_size)
         if de is None:
             from biodsnn.data._de import rank_de_genes
 
@@ -183,6 +189,10 @@ class BatchIterator:
             if self.drop_last and bounds and len(bounds[-1]) < self.batch_size:
                 bounds = bounds[:-1]
         bounds = [bounds[i] for i in rng.permutation(len(bounds))]
+        if self.world_size > 1:
+            from biodsnn.distributed import shard
+
+            bounds = shard(bounds, self.rank, self.world_size)
         return bounds, cond_seq, cell_seq, ctrl_seq
 
     def _condition_bounds(self, start: int, n: int) -> list[np.ndarray]:
@@ -193,11 +203,14 @@ class BatchIterator:
         return np.array_split(np.arange(start, start + n), -(-n // self.batch_size))
 
     def __len__(self) -> int:
+        """Batches per epoch (this rank's share when several processes train: the same on every rank)."""
         if self.single_condition:
             sizes = [len(r) for r in self._rows]
-            return sum(n // self.batch_size if self.drop_last else -(-n // self.batch_size) for n in sizes)
-        n = sum(len(r) for r in self._rows)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+            n_batches = sum(n // self.batch_size if self.drop_last else -(-n // self.batch_size) for n in sizes)
+        else:
+            n = sum(len(r) for r in self._rows)
+            n_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return -(-n_batches // self.world_size) if n_batches else 0
 
     def _dense(self, rows: np.ndarray) -> np.ndarray:
         x = self.data.X[rows]

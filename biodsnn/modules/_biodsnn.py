@@ -7,6 +7,8 @@ one code path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch_geometric.nn import SGConv
@@ -93,11 +95,13 @@ N_INTERACTION_FEATURES = 5
 INTERACTION_GENE_DIM = 8
 
 
+@dataclass
 class ModuleOutput:
-    """Per-cell predictions plus what the loss needs."""
+    """Per-cell predictions plus what the loss needs (a dataclass, so DistributedDataParallel finds its tensors)."""
 
-    def __init__(self, pred: torch.Tensor, effect: torch.Tensor, vae: ControlVAE.Output | None) -> None:
-        self.pred, self.effect, self.vae = pred, effect, vae
+    pred: torch.Tensor
+    effect: torch.Tensor
+    vae: ControlVAE.Output | None
 
 
 class BioDSNNModule(nn.Module):
@@ -352,9 +356,10 @@ class BioDSNNModule(nn.Module):
         estimate = self.single_effect[singles]
         if not bool(seen.all()):  # the stream once per distinct unseen single
             unseen = (~seen).nonzero(as_tuple=True)[0]
-            estimate = estimate.index_copy(0, unseen, self._knowledge_stream(singles[unseen].unsqueeze(1)))
+            estimate = estimate.index_copy(0, unseen, self._knowledge_stream(singles[unseen].unsqueeze(1))
+                                           .to(estimate.dtype))
         out = out.index_add(0, rows[member_row], estimate[inverse])
-        return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
+        return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)).to(out.dtype))
 
     def _split_context(self, cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The gene members of each row (context tokens padded out) and each row's context (−1: none)."""
@@ -390,7 +395,7 @@ class BioDSNNModule(nn.Module):
             singles, inverse, owner = _distinct_members(genes)
             if len(singles) == 0:
                 return out
-            out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse])
+            out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse].to(out.dtype))
         else:
             valid = genes >= 0
             owner = valid.nonzero(as_tuple=True)[0]
@@ -399,10 +404,10 @@ class BioDSNNModule(nn.Module):
             if len(pairs) == 0:
                 return out
             distinct, inverse = torch.unique(pairs, dim=0, return_inverse=True)
-            out = out.index_add(0, owner, self._knowledge_stream(distinct)[inverse])
+            out = out.index_add(0, owner, self._knowledge_stream(distinct)[inverse].to(out.dtype))
         multi = ((genes >= 0).sum(1) >= 2).nonzero(as_tuple=True)[0]
         if len(multi):
-            out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True))
+            out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True).to(out.dtype))
         return out
 
     def _interaction_head(self, effects: torch.Tensor, member_row: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -428,7 +433,7 @@ class BioDSNNModule(nn.Module):
             row, member = (cols >= 0).nonzero(as_tuple=True)
             own = (row, cols[row, member])  # (condition, column) of each measured perturbed gene
         if self.perturbed_marker is not None:
-            h = h.index_put(own, self.perturbed_marker.expand(len(row), -1), accumulate=True)
+            h = h.index_put(own, self.perturbed_marker.expand(len(row), -1).to(h.dtype), accumulate=True)
         h = torch.relu(self.fused_norm(h))
         if self.transformer is not None:
             h = self.transformer(h, self.mask_edge_index)
@@ -444,7 +449,7 @@ class BioDSNNModule(nn.Module):
             out = (cat * self.gene_w2).sum(-1) + self.gene_b2
         if self.own_head is not None:
             features = torch.cat([h[own], self.control_mean[own[1]].unsqueeze(-1)], -1)
-            out = out.index_put(own, self.own_head(features).squeeze(-1), accumulate=True)
+            out = out.index_put(own, self.own_head(features).squeeze(-1).to(out.dtype), accumulate=True)
         return out
 
     # -- data stream + output ----------------------------------------------------------------------------------------

@@ -547,7 +547,7 @@ def test_shrinkage_fit_removes_diffuse_noise_and_never_loses_to_the_unthresholde
     learned = true + rng.normal(0, 0.1, (n, g))  # the learned change: the effect plus small noise on every gene
     top = [np.arange(10)] * n
     a, b, level = shrinkage_fit(learned, prior, true, ctrl, top)
-    a0, b0 = shrinkage_scales(learned, prior, true, ctrl, top)
+    _, b0 = shrinkage_scales(learned, prior, true, ctrl, top)
     soft = np.sign(learned) * np.maximum(np.abs(learned) - level, 0)
     fitted = _shrinkage_loss(a * prior + b * soft, true, ctrl, top)
     assert level > 0 and fitted < _shrinkage_loss(b0 * learned, true, ctrl, top)
