@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from cli._common import celleval_kwargs, celleval_options, data_options, load_data, loader_options, setting_value
+from cli._common import (
+    VARIANT_CHOICE,
+    celleval_kwargs,
+    celleval_options,
+    data_options,
+    load_data,
+    loader_options,
+    setting_value,
+)
 from reactomenet.io import atomic_output
 
 
@@ -28,8 +36,8 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help="split.json (default: a 'simulation' split drawn with --seed).")
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
-@click.option("--variant", default="full", show_default=True,
-              help="full, noVAE, noAttention, noMask, gears or additive_residual.")
+@click.option("--variant", default="full", show_default=True, type=VARIANT_CHOICE,
+              help="A named network (biodsnn.modules.VARIANTS; a wrong name lists them).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default 20).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (default 256).")
