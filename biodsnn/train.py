@@ -324,7 +324,7 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                 train_loss = loss_sum / max(count, 1.0)
                 result.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_top20_de_mse": metric,
                                        "lr": lr, "seconds": seconds})
-                bar.update(task, info=f"loss {train_loss:.4g}  val top-20 DE MSE {metric:.4g}")
+                bar.update(task, info=f"loss {train_loss:.4g}  val mse_de20 {metric:.4g}")  # fits 80 columns
                 log.info("epoch %d/%d loss %.6g val_top20_de_mse %.6g lr %.3g %.1fs", epoch + 1, config.epochs,
                          train_loss, metric, lr, seconds)
                 # the best epoch: lowest validation metric; without validation conditions, the last epoch

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from cli._common import celleval_kwargs, celleval_options, data_options, load_data, loader_options, setting_value
+from cli._common import (
+    VARIANT_CHOICE,
+    celleval_kwargs,
+    celleval_options,
+    data_options,
+    load_data,
+    loader_options,
+    setting_value,
+)
 from reactomenet.io import atomic_output
 
 
@@ -29,10 +37,9 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help="split.json (default: a 'simulation' split drawn with --seed).")
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
-@click.option("--variant", default="full", show_default=True,
-              help="The network and its training recipe: full (ours, the default), paper (the paper's exactly), gears "
-                   "(GEARS' network and loss), noVAE, noAttention, noMask, crossMLP or additive_residual "
-                   "(biodsnn.variants.VARIANTS).")
+@click.option("--variant", default="full", show_default=True, type=VARIANT_CHOICE,
+              help="The network and its training recipe (biodsnn.variants.VARIANTS): full (ours, the default), "
+                   "paper (the paper's exactly), gears (GEARS' network and loss), or an ablation.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (the variant's: 20).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Cells per batch (the variant's: 256).")
