@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", nargs="*", default=list(FILES), choices=list(FILES))
     ap.add_argument("--kinds", nargs="*", default=None, help="split kinds (default: each file's own)")
-    ap.add_argument("--variants", nargs="*", default=["full"])
+    ap.add_argument("--variants", nargs="*", default=None, help="default: the default variant")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="default: the model's own default")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option, repeatable")
@@ -179,11 +179,13 @@ def main(argv: list[str] | None = None) -> None:
     if not REAL.exists():
         sys.exit(f"error: the real data folder {REAL} is missing; run from a checkout beside shared/")
 
-    from biodsnn.model import DEFAULT_HPARAMS
+    from biodsnn.variants import DEFAULT_VARIANT, get_variant, run_name, validate_hparams
     from cli._common import setting_value
 
-    settings = {k: setting_value(v) for k, v in (s.split("=", 1) for s in args.set)}
-    epochs = args.epochs or int(DEFAULT_HPARAMS["epochs"])
+    args.variants = args.variants or [DEFAULT_VARIANT]
+    settings = validate_hparams({k: setting_value(v) for k, v in (s.split("=", 1) for s in args.set)})
+    first = get_variant(args.variants[0]).settings
+    epochs = args.epochs or int(settings.get("epochs", first["epochs"]))
     frames = []
     t0 = time.perf_counter()
     for name in args.files:
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     frame = pd.concat(frames, ignore_index=True)
     if args.raw:
         frame.to_parquet(args.raw)
-    reference = f"BioDSNN-{args.variants[0]}"
+    reference = run_name(args.variants[0], {**first, **settings, "epochs": epochs})
     text = summarise(frame, reference, args.n_boot)
     header = (f"Command: `python benchmarks/accuracy_real.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
               f"(variants {', '.join(args.variants)}, {epochs} epochs, settings {settings or 'defaults'}; "

@@ -27,16 +27,16 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def prepare(out: Path, seed: int):
-    """The cached Norman-shaped data, split and knowledge bundle (built on first use)."""
+def prepare(out: Path, seed: int, preset: str = "norman"):
+    """The cached simulated data (Norman-shaped by default), split and knowledge bundle (built on first use)."""
     from biodsnn.data import Split, load_perturb_data, make_split, simulate
     from kg_build import KnowledgeBundle, build_bundle
 
     out.mkdir(parents=True, exist_ok=True)
-    h5ad, bundle = out / "norman.h5ad", out / "bundle"
+    h5ad, bundle = out / f"{preset}.h5ad", out / ("bundle" if preset == "norman" else f"bundle-{preset}")
     t0 = time.perf_counter()
     if not h5ad.exists():
-        simulate(preset="norman", seed=seed, output=h5ad, progress=True)
+        simulate(preset=preset, seed=seed, output=h5ad, progress=True)
         print(f"simulated {h5ad} in {time.perf_counter() - t0:.0f}s")
     data = load_perturb_data(h5ad)
     if not (bundle / "manifest.json").exists():
@@ -113,6 +113,28 @@ def compare_per_cell(model, n_steps: int, n_cells: int) -> None:
           f"(extrapolated from {n_cells} cells per batch): {naive / fast:.0f}x")
 
 
+def time_steps(model, max_steps: int = 0, epoch: int = 0) -> tuple[float, int, int]:
+    """Train ``max_steps`` optimiser steps (0: the whole epoch) of ``model`` as ``fit`` does (Adam, clipping);
+    returns (seconds, steps, cells). Goes through DistributedDataParallel when ``model._net`` holds it."""
+    opt = torch.optim.Adam(model.module.parameters(), lr=1e-3)
+    gen = torch.Generator(device=model.device).manual_seed(0)
+    model.module.train()
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    sync()
+    t0, steps, cells = time.perf_counter(), 0, 0
+    for batch in model._batches(epoch):
+        opt.zero_grad(set_to_none=True)
+        model.batch_loss(batch, gen).backward()
+        torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
+        opt.step()
+        steps += 1
+        cells += len(batch)
+        if max_steps and steps >= max_steps:
+            break
+    sync()
+    return time.perf_counter() - t0, steps, cells
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT, help="cache folder for the .h5ad and the bundle")
@@ -137,20 +159,7 @@ def main() -> None:
     model._keep = model._keep_table([*split.train, "ctrl"])
     n_steps = model._n_batches(0)
     n_total = sum(len(data.cells_of(c)) for c in split.train)
-    opt = torch.optim.Adam(model.module.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(0)
-    model.module.train()
-    t0, steps, cells = time.perf_counter(), 0, 0
-    for batch in model._batches(0):
-        opt.zero_grad(set_to_none=True)
-        model.batch_loss(batch, gen).backward()
-        torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
-        opt.step()
-        steps += 1
-        cells += len(batch)
-        if args.max_steps and steps >= args.max_steps:
-            break
-    took = time.perf_counter() - t0
+    took, steps, cells = time_steps(model, args.max_steps)
     epoch_s = took * n_total / cells
     print(f"train epoch ({args.variant}, batch {model.hparams['batch_size']} cells of one condition, "
           f"{torch.get_num_threads()} threads): {n_steps} steps per epoch (one knowledge pass each; "

@@ -3,6 +3,7 @@
     pip install cell-gears==0.1.2 dcor          # benchmark-only (GEARS' own deps: scanpy, sklearn, torch_geometric)
     python benchmarks/bench_gears.py --preset tiny --epochs 5
     python benchmarks/bench_gears.py --preset small --epochs 10 --variant full
+    python benchmarks/bench_gears.py --preset norman --max-steps 20     # Norman-shaped, timed steps (see below)
 
 Steps: simulate → `simulation` split → knowledge bundle → train BioDSNN (``--variant``) and GEARS for the same
 number of epochs on the same training conditions → score both (and the additive baseline) with
@@ -19,6 +20,17 @@ to ``./data/go_essential_<name>.csv`` relative to the working directory, so it r
 Throughput is the number of training cells seen per second of ``fit`` / ``GEARS.train`` (both include their
 per-epoch validation; GEARS' also evaluates the whole training set every epoch and the test set at the end, which
 is part of what a GEARS user waits for). Prints figures; asserts nothing.
+
+With ``--max-steps N`` (the Norman-shaped mode) neither model finishes an epoch: both train on the same cached data
+and split as ``benchmarks/bench_epoch.py`` (``benchmarks/output/epoch/``), each for one untimed warm-up step and then
+``N`` timed optimiser steps of its own training loop (BioDSNN: ``bench_epoch.time_steps``, 256 cells of one condition
+per step; GEARS: the body of ``GEARS.train``'s loop, 32 cells per step), converted to cells per second; no validation,
+no scoring. GEARS' cell-graph dataset is built from ``--gears-cells`` cells per condition (control: 20 times that) of
+the same data: its per-step cost depends on the batch and the genes, not on how many cells the dataset holds, and
+building all 92 k pickled cell graphs costs minutes and gigabytes before its first step (its build rate is printed).
+GEARS' GO graph (``make_GO``: Jaccard of GO-term sets > 0.1 between all pairs of its ~5 k genes, in a Python
+double loop over a 25-process pool that pickles the whole table for every gene) is written first by
+:func:`write_go_graph`, the same rows in the same order from one sparse product (``--gears-go`` lets GEARS build it).
 """
 
 from __future__ import annotations
@@ -51,6 +63,27 @@ def write_gene2go(path: Path) -> int:
     with open(path, "wb") as fh:
         pickle.dump(gene2go, fh)
     return len(gene2go)
+
+
+def write_go_graph(path: Path, pert_list, gene2go: dict) -> int:
+    """Write what GEARS' ``make_GO`` writes (``source,target,importance``: every ordered pair of ``pert_list`` genes
+    whose GO-term Jaccard exceeds 0.1, self-pairs included, rows ordered by source then target as its double loop
+    yields them) from one sparse product; returns the edge count."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    genes = np.asarray(list(pert_list), dtype=object)
+    terms = {t: i for i, t in enumerate(sorted(set().union(*(gene2go[g] for g in genes))))}
+    rows = np.concatenate([np.full(len(gene2go[g]), i) for i, g in enumerate(genes)])
+    cols = np.concatenate([[terms[t] for t in gene2go[g]] for g in genes])
+    m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(genes), len(terms)))
+    inter = (m @ m.T).toarray()
+    size = np.asarray(m.sum(1)).ravel()
+    score = inter / (size[:, None] + size[None, :] - inter)
+    i, j = np.nonzero(score > 0.1)  # row-major: source outer, target inner, as make_GO's loops
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"source": genes[i], "target": genes[j], "importance": score[i, j]}).to_csv(path, index=False)
+    return len(i)
 
 
 def _series_safe(x):
@@ -131,6 +164,134 @@ def train_gears(data, split, epochs: int, seed: int, device: str, workdir: Path,
     return model, seconds, n_cells
 
 
+def _rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def gears_steps(data, split, args, workdir: Path) -> dict:
+    """GEARS' own training step, timed over ``args.max_steps`` steps after one warm-up step (see the module doc)."""
+    import torch
+    from gears import GEARS, PertData
+    from gears.utils import loss_fct
+
+    rng = np.random.default_rng(args.seed)
+    obs = data.adata.obs["condition"].astype(str).to_numpy()
+    keep = []
+    for cond in np.unique(obs):
+        cells = np.flatnonzero(obs == cond)
+        n = args.gears_cells * (20 if cond == "ctrl" else 1)
+        keep.append(np.sort(rng.choice(cells, min(n, len(cells)), replace=False)))
+    adata = data.adata[np.sort(np.concatenate(keep))].copy()
+    adata.obs = adata.obs[["condition"]].copy()
+    adata.obs["condition"] = adata.obs["condition"].astype(str)
+    adata.obs["cell_type"] = "simulated"
+    adata.var["gene_name"] = list(data.genes)
+    adata.var_names = list(data.genes)
+    gears_dir = workdir / "gears_data"
+    gears_dir.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
+    write_gene2go(gears_dir / "gene2go_all.pkl")
+    split_file = workdir / "gears_split.pkl"
+    with open(split_file, "wb") as fh:
+        pickle.dump({"train": ["ctrl", *split.train], "val": list(split.val), "test": list(split.test)}, fh)
+    sink = io.StringIO() if not args.verbose else sys.stdout
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        torch.manual_seed(args.seed)
+        np.random.seed(args.seed)  # noqa: NPY002 - GEARS draws from numpy's global generator
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            t0 = time.perf_counter()
+            pert = PertData(str(gears_dir), default_pert_graph=False)
+            pert.new_data_process(dataset_name="sim", adata=adata)
+            pert.prepare_split(split="custom", split_dict_path=str(split_file))
+            pert.get_dataloader(batch_size=32, test_batch_size=128)
+            build_s = time.perf_counter() - t0
+            pert.adata.X = _series_safe(pert.adata.X)
+            t0 = time.perf_counter()
+            go_edges = None
+            if not args.gears_go:
+                go_edges = write_go_graph(workdir / "data" / "go_essential_sim.csv", pert.pert_names, pert.gene2go)
+            model = GEARS(pert, device=args.device)
+            model.model_initialize(hidden_size=64)
+            init_s = time.perf_counter() - t0
+        net = model.model.to(args.device)
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=5e-4)
+        loader = pert.dataloader["train_loader"]
+        n_train = len(loader.dataset)
+
+        def batches():
+            while True:
+                yield from loader
+
+        took, steps, cells = 0.0, 0, 0
+        for i, batch in enumerate(batches()):
+            if i > args.max_steps:
+                break
+            t = time.perf_counter()
+            batch.to(args.device)  # the body of GEARS.train's loop (gears/gears.py, 0.1.2)
+            opt.zero_grad()
+            pred = net(batch)
+            loss = loss_fct(pred, batch.y, batch.pert, ctrl=model.ctrl_expression, dict_filter=model.dict_filter,
+                            direction_lambda=model.config["direction_lambda"])
+            loss.backward()
+            torch.nn.utils.clip_grad_value_(net.parameters(), clip_value=1.0)
+            opt.step()
+            if i:  # step 0 is the warm-up
+                took += time.perf_counter() - t
+                steps += 1
+                cells += int(batch.num_graphs)
+    finally:
+        os.chdir(cwd)
+    go = f"{go_edges:,} edges" if go_edges is not None else "built by GEARS"
+    print(f"GEARS 0.1.2: dataset of {n_train:,} training cell graphs ({adata.n_obs:,} cells kept) built in "
+          f"{build_s:.0f}s ({adata.n_obs / build_s:.0f} cells/s); GO graph ({go}) and model in {init_s:.0f}s; "
+          f"{steps} steps / {cells} cells in {took:.1f}s = {cells / took:.1f} cells/s; peak RSS so far "
+          f"{_rss_gb():.2f} GB", flush=True)
+    return {"cells_per_s": cells / took, "steps": steps, "cells": cells, "seconds": took, "build_s": build_s,
+            "built_cells": int(adata.n_obs), "init_s": init_s}
+
+
+def steps_main(args) -> dict:
+    """Both models on the Norman-shaped cache of bench_epoch.py, timed over ``--max-steps`` steps each."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_epoch import OUT, prepare, time_steps
+
+    from biodsnn.model import BioDSNN
+
+    torch.set_num_threads(args.threads)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {torch.get_num_threads()} torch threads",
+          flush=True)
+    data, kb, split = prepare(OUT, seed=args.seed, preset=args.preset)
+    ours = BioDSNN(data, kb, split=split, variant=args.variant, seed=args.seed, device=args.device)
+    _ = ours.de
+    ours._keep = ours._keep_table([*split.train, "ctrl"])
+    time_steps(ours, 1)  # warm-up
+    took, steps, cells = time_steps(ours, args.max_steps)
+    ours_tp = cells / took
+    print(f"{ours.name}: {steps} steps / {cells:,} cells in {took:.1f}s = {ours_tp:.1f} cells/s "
+          f"(batch {ours.hparams['batch_size']} cells of one condition); peak RSS so far {_rss_gb():.2f} GB",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench_gears_") as tmp:
+        g = gears_steps(data, split, args, Path(tmp))
+    ratio = ours_tp / g["cells_per_s"]
+    print(f"\nthroughput on {data.adata.n_obs:,} cells × {len(data.genes):,} genes ({args.preset}), "
+          f"{args.max_steps} timed steps each: {ours.name} {ours_tp:.1f} cells/s, GEARS {g['cells_per_s']:.1f} "
+          f"cells/s, ratio {ratio:.1f}×")
+    figures = {"preset": args.preset, "max_steps": args.max_steps, "variant": ours.name,
+               "cells": int(data.adata.n_obs), "genes": len(data.genes), "load_average": os.getloadavg()[0],
+               "throughput_cells_per_s": {ours.name: round(ours_tp, 1), "GEARS-0.1.2": round(g["cells_per_s"], 1)},
+               "throughput_ratio": round(ratio, 2), "gears": g, "peak_rss_gb": round(_rss_gb(), 2)}
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="tiny",
@@ -142,11 +303,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n-boot", type=int, default=200)
     parser.add_argument("--json", default=None, help="Also write the figures to this JSON file")
     parser.add_argument("--verbose", action="store_true", help="Show GEARS' own output")
+    parser.add_argument("--max-steps", type=int, default=0,
+                        help="Time this many training steps of each model on bench_epoch's cached data (no epochs)")
+    parser.add_argument("--gears-cells", type=int, default=20, help="--max-steps: cells per condition in GEARS' "
+                        "cell-graph dataset (control: 20 times as many)")
+    parser.add_argument("--gears-go", action="store_true", help="--max-steps: let GEARS build its GO graph itself")
+    parser.add_argument("--threads", type=int, default=2, help="--max-steps: torch threads")
     args = parser.parse_args(argv)
     try:
         import gears  # noqa: F401
     except ImportError:
         raise SystemExit("this benchmark needs GEARS: pip install cell-gears==0.1.2 dcor") from None
+    if args.max_steps:
+        os.environ.setdefault("BIODSNN_NO_PROGRESS", "1")
+        return steps_main(args)
 
     os.environ.setdefault("BIODSNN_NO_PROGRESS", "1")
     from biodsnn.baselines import get_baseline

@@ -22,8 +22,8 @@ from reactomenet import __version__
 _LAZY = {
     "BioDSNN": "biodsnn.model",
     "DEFAULT_HPARAMS": "biodsnn.model",
-    "VARIANTS": "biodsnn.modules",
-    "get_variant": "biodsnn.modules",
+    "VARIANTS": "biodsnn.variants",
+    "get_variant": "biodsnn.variants",
     "get_baseline": "biodsnn.baselines",
     "evaluate": "biodsnn.evaluate",
     "load_perturb_data": "biodsnn.data",

@@ -15,7 +15,7 @@ from biodsnn.baselines import get_baseline, resolve_baselines
 from biodsnn.data import PerturbData, Split, load_perturb_data, make_split, rank_de_genes, simulate
 from biodsnn.evaluate import EvaluationResult, evaluate, write_report
 from biodsnn.model import BioDSNN
-from biodsnn.modules import get_variant
+from biodsnn.variants import get_variant
 from kg_build import KnowledgeBundle, build_bundle
 from reactomenet.errors import InputError
 from reactomenet.io import check_output_folder

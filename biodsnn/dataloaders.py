@@ -16,6 +16,7 @@ import torch
 
 from biodsnn.config import TrainConfig, epoch_seed
 from biodsnn.data import PerturbData, canonical_condition, parse_condition
+from biodsnn.distributed import shard
 from reactomenet.errors import InputError
 
 
@@ -62,7 +63,8 @@ class BatchIterator:
     A condition with ``n`` cells gives ``ceil(n / batch_size)`` batches of near-equal size, so an epoch costs one
     knowledge-stream pass per batch. The order of conditions, of cells and of batches and the control partners are
     drawn from ``seed`` and ``epoch`` (:func:`biodsnn.config.epoch_seed`): each pass yields the same batches. X is
-    densified one batch at a time.
+    densified one batch at a time. With ``world_size`` > 1 (multi-process training) it yields rank ``rank``'s share
+    of the epoch's batches (:func:`biodsnn.distributed.shard` applied to the seeded plan, the same on every rank).
 
     Example:
         >>> from biodsnn.data import simulate, load_perturb_data
@@ -73,7 +75,8 @@ class BatchIterator:
     """
 
     def __init__(self, data: PerturbData, conditions: Sequence[str] | None = None, *,
-                 batch_size: int = TrainConfig.batch_size, seed: int = 0, epoch: int = 0) -> None:
+                 batch_size: int = TrainConfig.batch_size, seed: int = 0, epoch: int = 0, rank: int = 0,
+                 world_size: int = 1) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         conds = data.conditions if conditions is None else [canonical_condition(c) for c in conditions]
@@ -94,6 +97,8 @@ class BatchIterator:
         self._context_of = contexts
         self.batch_size = batch_size
         self.seed, self.epoch = seed, epoch
+        # several training processes: each takes its share of the epoch's (identical, seeded) batch plan
+        self.rank, self.world_size = int(rank), int(world_size)
 
     def _plan(self) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         rng = np.random.default_rng([epoch_seed(self.seed, self.epoch), 0])  # 0: the stream of earlier runs
@@ -115,10 +120,14 @@ class BatchIterator:
             bounds += np.array_split(np.arange(start, start + n), -(-n // self.batch_size))
             start += n
         bounds = [bounds[i] for i in rng.permutation(len(bounds))]
+        if self.world_size > 1:
+            bounds = shard(bounds, self.rank, self.world_size)
         return bounds, cond_seq, cell_seq, ctrl_seq
 
     def __len__(self) -> int:
-        return sum(-(-len(r) // self.batch_size) for r in self._rows)
+        """Batches per epoch (this rank's share when several processes train: the same on every rank)."""
+        n_batches = sum(-(-len(r) // self.batch_size) for r in self._rows)
+        return -(-n_batches // self.world_size) if n_batches else 0
 
     def rows(self) -> Iterator[BatchRows]:
         """The batches as row indices into the data (no torch), in the order :meth:`__iter__` yields them.

@@ -9,11 +9,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,23 @@ import numpy as np
 import pandas as pd
 import torch
 
+from biodsnn import distributed
 from biodsnn.config import TRAIN_DEFAULTS, TrainConfig
 from biodsnn.data import DEGenes, PerturbData, Split, canonical_condition, load_perturb_data, parse_condition
 from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.dataloaders import BatchIterator
-from biodsnn.modules import BioDSNNModule, get_variant, perturbation_loss
+from biodsnn.modules import BioDSNNModule, perturbation_loss
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainResult, check_finite, resolve_device, train
+from biodsnn.variants import (  # noqa: F401  (DEFAULT_HPARAMS, HPARAM_SPECS, OptionSpec: their home, re-exported)
+    DEFAULT_HPARAMS,
+    DEFAULT_VARIANT,
+    HPARAM_SPECS,
+    OptionSpec,
+    get_variant,
+    overrides,
+    run_name,
+    validate_hparams,
+)
 from kg_build.protocols import Knowledge
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
 from reactomenet.io import atomic_output, read_parquet_metadata, sha256_file, write_json, write_parquet
@@ -36,154 +48,18 @@ CONFIG_FORMAT = 1
 #: Prefix of the context tokens in the perturbation vocabulary (no gene symbol starts with it).
 CONTEXT_TOKEN = "__context__:"
 
-#: Hyperparameters and their defaults (the paper's, where it gives them).
-DEFAULT_HPARAMS: dict[str, Any] = {
-    # network
-    "hidden": 64, "n_heads": 2, "d_ff": 512, "vae_intermediate": 32, "vae_latent": 16, "pos_weight": 0.2,
-    # True: the VAE learns from its own loss only, so its regenerated control cannot drift toward the average
-    # perturbation (measured: joint training drifts and scores worse; docs/accuracy-model.md). False: the paper's
-    # joint training.
-    "dropout": 0.0, "detach_vae_baseline": True,
-    # True: the VAE's regenerated control cells keep the control cells' mean exactly (per-cell variation only): on
-    # the real McFaline lines the shared VAE regenerated each line's mean with an all-gene squared error of
-    # 0.002-0.005, a quarter to a half of no change's error (docs/accuracy-real.md). False: the paper's baseline.
-    "recentre_vae": True,
-    # True: the perturbed genes' own embeddings carry a learned marker and every gene also has a shared readout, so
-    # a gene never perturbed in training still "knows" it is the one perturbed (not in the paper; measured better,
-    # docs/accuracy-model.md). False: the paper's network.
-    "mark_perturbed": True,
-    # True: a combination is the sum of its members' single effects plus a joint pass read out as the interaction,
-    # so learned singles add up to their double (not in the paper). False: the paper's one joint pass.
-    "compose_members": True,
-    # True: a shared head (no per-gene weights) adds to each perturbed gene's own change, from its representation and
-    # control level, so the own change of a gene never perturbed in training is predicted (not in the paper).
-    "own_gene_head": True,
-    # True: every perturbation's effect starts from a learned per-context vector initialised to the mean change of
-    # the context's training perturbations (the untrained model is the `mean` baseline); the knowledge stream learns
-    # what a perturbation adds to it (measured on the real files: docs/accuracy-real.md). False: the untrained model
-    # predicts no change.
-    "mean_effect_prior": True,
-    # True: after training, the untrained prior's change (the mean effect above) and the change learned beyond it
-    # are scaled by a, b in [0, 1] fitted on the validation conditions (least squares over top-20 DE and all genes;
-    # BioDSNN._fit_effect_scale): a = b = 0 is no change. A model should move a gene only where the evidence does.
-    "shrink_to_prior": True,
-    # loss: the paper's autofocus (γ = 2). Its direction term (λ = 0.1) is off by default: on norman it doubled the
-    # error on seen doubles and lost the margin over additive (docs/accuracy-model.md, "Which training defaults").
-    "gamma": 2.0, "direction_weight": 0.0, "autofocus_weight": 1.0, "vae_weight": 1.0, "kl_weight": 1.0,
-    "direction_sharpness": 10.0, "loss_level": "mean",
-    # training: epochs, lr, weight decay (off), StepLR, clipping, batch size: written once, in biodsnn.config
-    **TRAIN_DEFAULTS, "n_de": 20,
-    # prediction: control cells whose regenerated expression is averaged (0 = all)
-    "n_control_predict": 512, "predict_chunk": 8,
-}
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """The type and range of one option: ``low``/``high`` bounds (None: none), ``open_low``/``open_high`` exclusive."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    open_high: bool = False
-    choices: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """The allowed values in words, e.g. ``a number in (0, 1]``."""
-        if self.kind is bool:
-            return "true or false"
-        if self.choices:
-            return " or ".join(self.choices)
-        what = "a whole number" if self.kind is int else "a number"
-        if self.low is not None and self.high is not None:
-            lo, hi = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            return f"{what} in {lo}{self.low:g}, {self.high:g}{hi}"
-        if self.low is not None:
-            return f"{what} {'>' if self.open_low else '≥'} {self.low:g}"
-        return what
-
-
-#: The type and range of each option of DEFAULT_HPARAMS, checked before any work (validate_hparams).
-HPARAM_SPECS: dict[str, OptionSpec] = {
-    "hidden": OptionSpec(int, 1), "n_heads": OptionSpec(int, 1), "d_ff": OptionSpec(int, 1),
-    "vae_intermediate": OptionSpec(int, 1), "vae_latent": OptionSpec(int, 1), "pos_weight": OptionSpec(float),
-    "dropout": OptionSpec(float, 0, 1, open_high=True), "detach_vae_baseline": OptionSpec(bool),
-    "mark_perturbed": OptionSpec(bool), "compose_members": OptionSpec(bool), "own_gene_head": OptionSpec(bool),
-    "mean_effect_prior": OptionSpec(bool), "shrink_to_prior": OptionSpec(bool), "recentre_vae": OptionSpec(bool),
-    "gamma": OptionSpec(float, 0), "direction_weight": OptionSpec(float, 0), "autofocus_weight": OptionSpec(float, 0),
-    "vae_weight": OptionSpec(float, 0), "kl_weight": OptionSpec(float, 0),
-    "direction_sharpness": OptionSpec(float, 0, open_low=True), "loss_level": OptionSpec(str, choices=("mean", "cell")),
-    "epochs": OptionSpec(int, 1), "lr": OptionSpec(float, 0, open_low=True), "weight_decay": OptionSpec(float, 0),
-    "weight_decay_biases": OptionSpec(bool), "lr_step": OptionSpec(int, 1),
-    "lr_gamma": OptionSpec(float, 0, 1, open_low=True), "grad_clip": OptionSpec(float, 0),
-    "batch_size": OptionSpec(int, 1), "n_de": OptionSpec(int, 1), "n_control_predict": OptionSpec(int, 0),
-    "predict_chunk": OptionSpec(int, 1),
-}
-
-
-def _coerce(key: str, value: Any, spec: OptionSpec) -> Any:
-    """``value`` as the spec's type (text from the command line parsed strictly), or InputError naming the option."""
-    bad = InputError(f"option {key}={value!r}: give {spec.describe()}")
-    if spec.kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise bad
-    if spec.kind is str:
-        if str(value) not in spec.choices:
-            raise bad
-        return str(value)
-    if isinstance(value, bool):
-        raise bad
-    try:
-        number = float(value) if spec.kind is float else value
-        if spec.kind is int:
-            whole_float = isinstance(value, float) and value.is_integer()
-            if whole_float or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
-                number = int(value)
-            elif not isinstance(value, int):
-                raise bad
-    except (TypeError, ValueError):
-        raise bad from None
-    if not np.isfinite(number):
-        raise bad
-    if spec.low is not None and (number < spec.low or (spec.open_low and number == spec.low)):
-        raise bad
-    if spec.high is not None and (number > spec.high or (spec.open_high and number == spec.high)):
-        raise bad
-    return number
-
-
-def validate_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
-    """Check options against :data:`HPARAM_SPECS` (type, range, n_heads dividing hidden); return them typed.
-
-    Unknown names get a did-you-mean; ``device`` is passed through. Called before any work starts.
-
-    Example:
-        >>> validate_hparams({"hidden": "32", "mark_perturbed": "false"})
-        {'hidden': 32, 'mark_perturbed': False}
-        >>> validate_hparams({"dropout": 1.5})
-        Traceback (most recent call last):
-        ...
-        reactomenet.errors.InputError: option dropout=1.5: give a number in [0, 1)
-    """
-    unknown = sorted(set(hparams) - set(DEFAULT_HPARAMS) - {"device"})
-    if unknown:
-        hint = did_you_mean(unknown[0], DEFAULT_HPARAMS, n=1)
-        raise InputError(f"unknown BioDSNN option {unknown[0]!r}{hint}; see biodsnn.model.DEFAULT_HPARAMS")
-    out = {k: (v if k == "device" else _coerce(k, v, HPARAM_SPECS[k])) for k, v in hparams.items()}
-    hidden = out.get("hidden", DEFAULT_HPARAMS["hidden"])
-    heads = out.get("n_heads", DEFAULT_HPARAMS["n_heads"])
-    if hidden % heads:
-        raise InputError(f"option n_heads={heads} does not divide hidden={hidden}; choose n_heads among "
-                         f"{', '.join(str(d) for d in range(1, hidden + 1) if hidden % d == 0)}")
-    return out
-
-
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
                 "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
+
+
+def _float32(value: Any) -> Any:
+    """``value`` with every floating tensor as float32, through dataclasses (a ModuleOutput and its VAE output)."""
+    if torch.is_tensor(value):
+        return value.float() if value.is_floating_point() else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _float32(getattr(value, f.name))
+                                             for f in dataclasses.fields(value)})
+    return value
 
 
 def _manifest_sha256(knowledge: Knowledge) -> str:
@@ -246,10 +122,7 @@ def shrinkage_scales(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl
         >>> [round(v, 3) for v in shrinkage_scales(2 * t, c, t, c, [np.array([0])])]   # halfway to the truth
         [0.0, 0.5]
     """
-    weight = np.full(true.shape, 1.0 / (true.size * max(float(np.mean((ctrl - true) ** 2)), 1e-12)))
-    de_ref = max(float(np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])), 1e-12)
-    for i, t in enumerate(top):
-        weight[i, t] += 1.0 / (len(top) * len(t) * de_ref)
+    weight = _shrinkage_weights(true, ctrl, top)
     m, r, d = prior - ctrl, full - prior, true - ctrl
 
     def loss(a: float, b: float) -> float:
@@ -273,6 +146,55 @@ def shrinkage_scales(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl
     return min(candidates, key=lambda ab: (loss(*ab), ab[0] + ab[1]))  # a tie: the smaller change
 
 
+#: Candidate soft-threshold levels of the learned change, as quantiles of its magnitude over the validation
+#: conditions (0: no threshold).
+THRESHOLD_QUANTILES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+
+
+def _soft(x: np.ndarray, level: float) -> np.ndarray:
+    return np.sign(x) * np.maximum(np.abs(x) - level, 0.0)
+
+
+def shrinkage_fit(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: np.ndarray,
+                  top: Sequence[np.ndarray], quantiles: Sequence[float] = THRESHOLD_QUANTILES
+                  ) -> tuple[float, float, float]:
+    """The (a, b, λ) for which ctrl + a · (prior − ctrl) + b · soft(full − prior, λ) has the least loss of
+    :func:`shrinkage_scales`: λ among the ``quantiles`` of |full − prior| (0 included), a and b fitted for each.
+    A perturbation moves few genes, so the small entries of a learned change are mostly noise; the threshold keeps
+    the large ones. A tie keeps the larger threshold (fewer genes moved).
+
+    Example:
+        >>> t = np.array([[1.0, 0.0, 0.0, 0.0]]); c = np.zeros((1, 4))
+        >>> full = t + np.array([[0.0, 0.1, -0.1, 0.1]])            # the effect plus small noise elsewhere
+        >>> a, b, lam = shrinkage_fit(full, c, t, c, [np.array([0])])
+        >>> round(lam, 2), [round(float(x), 2) + 0.0 for x in (b * _soft(full - c, lam))[0]]  # noise gone, effect kept
+        (0.1, [0.9, 0.0, 0.0, 0.0])
+    """
+    change = np.abs(full - prior)
+    best: tuple[float, float, float, float] | None = None
+    for level in sorted({float(np.quantile(change, q)) if q > 0 else 0.0 for q in quantiles}):
+        thresholded = prior + _soft(full - prior, level)
+        a, b = shrinkage_scales(thresholded, prior, true, ctrl, top)
+        loss = _shrinkage_loss(ctrl + a * (prior - ctrl) + b * (thresholded - prior), true, ctrl, top)
+        if best is None or loss <= best[0] * (1 + 1e-12):
+            best = (loss, a, b, level)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _shrinkage_weights(true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-entry weights: all genes plus each row's top genes, each sum relative to no change's error there."""
+    weight = np.full(true.shape, 1.0 / (true.size * max(float(np.mean((ctrl - true) ** 2)), 1e-12)))
+    de_ref = max(float(np.mean([np.mean((ctrl[i, t] - true[i, t]) ** 2) for i, t in enumerate(top)])), 1e-12)
+    for i, t in enumerate(top):
+        weight[i, t] += 1.0 / (len(top) * len(t) * de_ref)
+    return weight
+
+
+def _shrinkage_loss(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndarray]) -> float:
+    return float(np.sum(_shrinkage_weights(true, ctrl, top) * (pred - true) ** 2))
+
+
 class BioDSNN:
     """BioDSNN on one dataset and one knowledge bundle; implements the ``Predictor`` protocol.
 
@@ -281,11 +203,12 @@ class BioDSNN:
         knowledge: a :class:`kg_build.KnowledgeBundle` or the path of a bundle folder.
         split: a :class:`biodsnn.data.Split`, the path of a ``split.json``, or None: the split the knowledge bundle
             was built with (``make_split``'s default when it kept none).
-        variant: ``full``, ``noVAE``, ``noAttention``, ``noMask``, ``gears`` or ``additive_residual``.
+        variant: a name from :data:`biodsnn.variants.VARIANTS` (``full``, the default; ``paper``; ``gears``; the
+            ablations): the network and its training recipe.
         seed: initial weights, batch order and VAE noise.
         data_options: options for ``load_perturb_data`` when ``data`` is a path or AnnData.
         de: precomputed ``rank_de_genes`` result (default: computed on first use, for the validation metric).
-        **hparams: overrides of :data:`DEFAULT_HPARAMS` (plus ``device``).
+        **hparams: overrides of the variant's settings (plus ``device``); the run's name lists them.
 
     Example:
         model = BioDSNN(data, knowledge, variant="noVAE", seed=0, epochs=1)
@@ -295,16 +218,15 @@ class BioDSNN:
 
     def __init__(self, data: PerturbData | anndata.AnnData | str | os.PathLike[str],
                  knowledge: Knowledge | str | os.PathLike[str], split: Split | str | os.PathLike[str] | None = None,
-                 variant: str = "full", seed: int = 0, *, data_options: dict[str, Any] | None = None,
+                 variant: str = DEFAULT_VARIANT, seed: int = 0, *, data_options: dict[str, Any] | None = None,
                  de: DEGenes | None = None, **hparams: Any) -> None:
         from biodsnn.data import make_split
 
-        hparams = validate_hparams(hparams)
         self.variant = get_variant(variant).name
+        hparams = validate_hparams(hparams, self.variant)
         self.seed = int(seed)
         self.device = resolve_device(hparams.pop("device", "cpu"))
-        self.hparams = {**DEFAULT_HPARAMS, **hparams}
-        self.name = f"BioDSNN-{self.variant}"
+        self.hparams = {**get_variant(self.variant).settings, **hparams}
         if isinstance(data, (str, os.PathLike, anndata.AnnData)):
             data = load_perturb_data(data, **(data_options or {}))
         self.data = data
@@ -318,9 +240,15 @@ class BioDSNN:
         self.split = split
         knowledge.check_compatible(data, split)
         self._de = de
+        self._net: torch.nn.Module | None = None  # the DistributedDataParallel wrapper while a multi-process fit runs
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
         self._build()
+
+    @property
+    def name(self) -> str:
+        """``BioDSNN-<variant>``, followed by the settings that override the variant's (its rows in tables)."""
+        return run_name(self.variant, self.hparams)
 
     # -- construction ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -369,7 +297,7 @@ class BioDSNN:
         extra["control_mean"] = ctrl
         if self.context_tokens:
             extra["context_start"] = self.pert_index[self.context_tokens[0]]
-        if self.hparams["mean_effect_prior"] and not get_variant(self.variant).additive_prior:
+        if self.hparams["mean_effect_prior"]:
             extra["mean_effect"] = torch.as_tensor(self._mean_training_effects(), dtype=torch.float32)
         extra["pert_gene"] = torch.as_tensor([data.gene_index.get(g, -1) for g in self.pert_vocab], dtype=torch.long)
         hp = self.hparams
@@ -473,14 +401,21 @@ class BioDSNN:
     def _batch_iterator(self, epoch: int) -> Any:
         """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
         optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
+        rank, world = distributed.rank_and_world()  # several processes: each takes its share of the same plan
         return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]), seed=self.seed,
-                             epoch=epoch)
+                             epoch=epoch, rank=rank, world_size=world)
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))
 
     def _n_batches(self, epoch: int) -> int:
         return len(self._batch_iterator(epoch))
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The ``autocast`` option as a context: bfloat16 autocast on the model's device, or nothing."""
+        if self.hparams.get("autocast", "none") != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def batch_loss(self, batch: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss of one batch (prediction loss + vae_weight · VAE loss)."""
@@ -490,7 +425,10 @@ class BioDSNN:
         target = torch.as_tensor(batch.target_x, dtype=torch.float32).to(dev)
         cell_cond = torch.as_tensor(batch.condition_index, dtype=torch.long).to(dev)
         keep = torch.stack([self._keep[c] for c in conds]).to(dev)
-        out = self.module(control_x, self.condition_tensor(conds), cell_cond, generator)
+        net = self._net if self._net is not None else self.module  # DistributedDataParallel's wrapper in a DDP fit
+        with self._autocast():
+            out = net(control_x, self.condition_tensor(conds), cell_cond, generator)
+        out = _float32(out)  # after autocast: the loss (powers, sums over genes) in float32
         ctrl = self.unit_controls(conds) if self.context_tokens else self.ctrl_mean
         loss = perturbation_loss(out.pred, target, ctrl, cell_cond, keep, gamma=hp["gamma"],
                                  direction_weight=hp["direction_weight"], autofocus_weight=hp["autofocus_weight"],
@@ -517,11 +455,19 @@ class BioDSNN:
         val = self.validation_conditions
         if not val:
             return float("nan")
-        pred = self.predict_means(val)
-        true = self._val_true if getattr(self, "_val_true", None) is not None else self.data.condition_means(val)
-        self._val_true = true
-        errs = [float(np.mean((pred[i, self.de.top[c]] - true[i, self.de.top[c]]) ** 2)) for i, c in enumerate(val)]
-        return float(np.mean(errs))
+        rank, world = distributed.rank_and_world()
+        val = val[rank::world]  # several processes: each scores its share, the sums are reduced across ranks
+        errs: list[float] = []
+        if val:
+            pred = self.predict_means(val)
+            true = self._val_true if getattr(self, "_val_true", None) is not None else self.data.condition_means(val)
+            self._val_true = true
+            errs = [float(np.mean((pred[i, self.de.top[c]] - true[i, self.de.top[c]]) ** 2))
+                    for i, c in enumerate(val)]
+        if world == 1:
+            return float(np.mean(errs))
+        total, count = distributed.all_reduce_sum([sum(errs), len(errs)], self.device)
+        return total / count
 
     def fit(self, epochs: int | None = None, *, run_dir: str | os.PathLike[str] | None = None, resume: bool = False,
             progress: bool = True) -> BioDSNN:
@@ -550,21 +496,26 @@ class BioDSNN:
         self._val_true = None
         config = TrainConfig(seed=self.seed, **{k: hp[k] for k in TRAIN_DEFAULTS})
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
-                                    loss=self.batch_loss, validate=self.validation_metric, config=config,
-                                    run_dir=run_dir, resume=resume, device=self.device, progress=progress,
-                                    options=self._run_options())
+        self._net = distributed.wrap(self.module, self.device)  # DistributedDataParallel under torchrun
+        try:
+            result: TrainResult = train(self.module, batches=self._batches, n_batches=self._n_batches,
+                                        loss=self.batch_loss, validate=self.validation_metric, config=config,
+                                        run_dir=run_dir, resume=resume, device=self.device, progress=progress,
+                                        options=self._run_options())
+        finally:
+            self._net = None
         self.history, self.best_epoch = result.history, result.best_epoch
-        if hp["shrink_to_prior"] and self.validation_conditions and not get_variant(self.variant).additive_prior:
+        if hp["shrink_to_prior"] and self.validation_conditions:
             self._fit_effect_scale()
         self.module.eval()
         return self
 
     def _run_options(self) -> dict[str, Any]:
-        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer)."""
+        """What defines a run for ``--resume``: everything but the epoch count (a resume may train longer) and the
+        training precision (``autocast``: a run may resume in another, and checkpoints from before it resume)."""
         return {"variant": self.variant, "seed": self.seed, "data": getattr(self.data, "fingerprint", None),
                 "split": getattr(self.split, "fingerprint", None),
-                **{k: v for k, v in self.hparams.items() if k != "epochs"}}
+                **{k: v for k, v in self.hparams.items() if k not in ("epochs", "autocast")}}
 
     @torch.no_grad()
     def _fit_effect_scale(self) -> None:
@@ -573,23 +524,26 @@ class BioDSNN:
         plus that over all genes, each relative to no change's (so a model that moves genes the perturbations do not
         move is held back even where its top-20 DE error is low); :func:`shrinkage_scales`."""
         val = self.validation_conditions
-        a_buf, b_buf = self.module.prior_scale, self.module.effect_scale
+        a_buf, b_buf, l_buf = self.module.prior_scale, self.module.effect_scale, self.module.effect_threshold
         a_buf.fill_(1.0)
         b_buf.fill_(1.0)
+        l_buf.fill_(0.0)
         full = self.predict_means(val).astype(np.float64)
         b_buf.fill_(0.0)
         prior = self.predict_means(val).astype(np.float64)
         true = np.asarray(self.data.condition_means(val), dtype=np.float64)
         ctrl = np.asarray(self.data.control_means(val), dtype=np.float64)
-        a, s = shrinkage_scales(full, prior, true, ctrl, [np.asarray(self.de.top[c]) for c in val])
+        a, s, level = shrinkage_fit(full, prior, true, ctrl, [np.asarray(self.de.top[c]) for c in val])
         if self.module.mean_effect is None:
             a = 1.0  # no prior to scale
         a_buf.fill_(a)
         b_buf.fill_(s)
-        if self.run_dir is not None and (self.run_dir / LOG_FILE).exists():
+        l_buf.fill_(level)
+        if self.run_dir is not None and (self.run_dir / LOG_FILE).exists() and distributed.is_writer():
             with (self.run_dir / LOG_FILE).open("a") as fh:
-                fh.write(f"prior_scale {a:.4g}, effect_scale {s:.4g}: the prior's change and the change learned "
-                         f"beyond it, fitted on {len(val)} validation conditions\n")
+                fh.write(f"prior_scale {a:.4g}, effect_scale {s:.4g}, effect_threshold {level:.4g}: the prior's "
+                         f"change and the change learned beyond it (soft-thresholded), fitted on {len(val)} "
+                         "validation conditions\n")
 
     # -- prediction --------------------------------------------------------------------------------------------------
     def _control_sample(self, context: str | None = None) -> np.ndarray:
@@ -696,6 +650,8 @@ class BioDSNN:
             "knowledge": {"path": _knowledge_path(self.knowledge),
                           "manifest_sha256": _manifest_sha256(self.knowledge)},
             "variant": self.variant,
+            "name": self.name,
+            "overrides": overrides(self.variant, self.hparams),
             "seed": self.seed,
             "hparams": dict(self.hparams),
             "device": str(self.device),
@@ -780,12 +736,19 @@ class BioDSNN:
         hp.setdefault("mean_effect_prior", False)
         hp.setdefault("shrink_to_prior", False)
         hp.setdefault("recentre_vae", False)
+        try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
+            inert = get_variant(cfg["variant"]).inert_options()
+        except InputError as exc:
+            raise InputError(f"{cfg_path} names a variant this version does not have ({exc}); fit the run again") \
+                from None
+        hp = {k: v for k, v in hp.items() if k not in inert}
         model = cls(data, knowledge, split=run / "split.json", variant=cfg["variant"], seed=cfg.get("seed", 0),
                     device=_saved_device(cfg.get("device", "cpu")), **hp)
         try:
             state = torch.load(weights, map_location=model.device, weights_only=True)
             for key in ("prior_scale", "effect_scale"):  # saved before the scales existed: unscaled
                 state.setdefault(key, torch.ones(()))
+            state.setdefault("effect_threshold", torch.zeros(()))  # saved before the threshold: none
             model.module.load_state_dict(state)
         except Exception as exc:  # damaged file or another network: torch raises several types
             first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
@@ -800,4 +763,4 @@ class BioDSNN:
         return model
 
 
-__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN", "shrinkage_scales"]
+__all__ = ["CHECKPOINT", "DEFAULT_HPARAMS", "BioDSNN", "shrinkage_fit", "shrinkage_scales"]

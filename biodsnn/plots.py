@@ -1,10 +1,13 @@
-"""Figures a biologist would look at, drawn with matplotlib's Agg backend (no display needed).
+"""Figures a biologist would look at, drawn on matplotlib's object API (no display, no global state).
 
 * :func:`plot_de_changes` — predicted vs true change of the top-20 DE genes of one perturbation (paper Fig. 8);
 * :func:`plot_gi_magnitudes` — predicted against true GI magnitude of every double (paper Fig. 6);
 * :func:`plot_within5` — fraction of top-20 DE genes within ±5 % of the true mean, by subgroup (paper Fig. 4).
 
-Each writes one PNG atomically and returns its path.
+Each returns its :class:`matplotlib.figure.Figure` (pertpy's ``return_fig``; nothing is shown) and, given a
+``path``, also writes it there as a PNG, atomically. Figures are made as ``Figure`` objects, not through pyplot,
+so a call neither switches the process's matplotlib backend nor leaves a figure open in pyplot; PNGs are written
+by the Agg renderer, so they work headless. To show one in a notebook, display the returned figure.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,51 +23,61 @@ from biodsnn.evaluate._metrics import pearson
 from reactomenet.errors import InputError
 from reactomenet.io import atomic_output
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def _pyplot() -> Any:
+
+def _figure(figsize: tuple[float, float]) -> tuple[Figure, Any]:
+    """A new figure with one axes, made without pyplot (matplotlib loads here: it is an optional dependency)."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - matplotlib is in the model extra
         raise InputError("plots need matplotlib: pip install 'biodsnn[model]'") from exc
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    plt = _pyplot()
-    target = Path(path)
-    with atomic_output(target, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return target
+def _finish(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
+    """Write ``fig`` to ``path`` as a PNG (atomically) when a path is given; return it."""
+    if path is not None:
+        with atomic_output(Path(path), suffix=".png") as tmp:
+            fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return fig
 
 
 def _colours(n: int) -> list[Any]:
-    plt = _pyplot()
-    cmap = plt.get_cmap("tab10")
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
     return [cmap(i % 10) for i in range(n)]
 
 
-def plot_de_changes(result: Any, condition: str, path: str | os.PathLike[str], *,
-                    models: Sequence[str] | None = None) -> Path:
+def plot_de_changes(result: Any, condition: str, path: str | os.PathLike[str] | None = None, *,
+                    models: Sequence[str] | None = None) -> Figure:
     """Predicted and true change from control of ``condition``'s top-20 DE genes (one marker per model).
 
     The paper's Fig. 8 draws cell distributions; evaluation works on means, so the true mean change is the black
     bar and each model's mean change a coloured marker. The dotted line is the control (no change).
 
+    Args:
+        result: from :func:`biodsnn.evaluate.evaluate`.
+        condition: one of the evaluated conditions.
+        path: also write the figure there as a PNG.
+        models: models to draw (default: all, in evaluation order).
+
+    Returns:
+        The figure.
+
     Example:
-        plot_de_changes(result, "FOSB+CEBPB", "report/de_FOSB+CEBPB.png")
+        fig = plot_de_changes(result, "FOSB+CEBPB", "report/de_FOSB+CEBPB.png")
     """
-    plt = _pyplot()
     if condition not in result.conditions:
         raise InputError(f"{condition!r} was not evaluated; choose one of the test conditions")
     k = result.conditions.index(condition)
     top = np.asarray(result.de_top[condition])
     names = list(models or result.models)
     x = np.arange(len(top))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(top) + 2), 4.0))
+    fig, ax = _figure((max(6.0, 0.45 * len(top) + 2), 4.0))
     ax.bar(x, result.observed[k, top] - result.control_of(k)[top], color="0.8", edgecolor="0.3", label="true")
     width = 0.6 / max(1, len(names))
     for i, (name, colour) in enumerate(zip(names, _colours(len(names)), strict=True)):
@@ -76,21 +89,29 @@ def plot_de_changes(result: Any, condition: str, path: str | os.PathLike[str], *
     ax.set_ylabel("change from control (log-normalised)")
     ax.set_title(f"{condition}: top-{len(top)} DE genes")
     ax.legend(fontsize=7, ncol=2, frameon=False)
-    return _save(fig, path)
+    return _finish(fig, path)
 
 
-def plot_gi_magnitudes(result: Any, path: str | os.PathLike[str], *, reference: str = "observed",
-                       models: Sequence[str] | None = None) -> Path:
+def plot_gi_magnitudes(result: Any, path: str | os.PathLike[str] | None = None, *, reference: str = "observed",
+                       models: Sequence[str] | None = None) -> Figure:
     """Scatter of predicted against true GI magnitude ``√(c1²+c2²)``, one point per double and model.
 
+    Args:
+        result: from :func:`biodsnn.evaluate.evaluate`.
+        path: also write the figure there as a PNG.
+        reference: ``observed`` or ``noise_free``.
+        models: models to draw (default: all that have GI scores).
+
+    Returns:
+        The figure.
+
     Example:
-        plot_gi_magnitudes(result, "report/gi_magnitude.png")
+        fig = plot_gi_magnitudes(result, "report/gi_magnitude.png")
     """
-    plt = _pyplot()
     gi = result.gi[result.gi.reference == reference]
     true = gi[gi.source == "true"].set_index("condition").magnitude
     names = [m for m in (models or result.models) if m in set(gi.model)]
-    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    fig, ax = _figure((4.8, 4.6))
     lo, hi = np.inf, -np.inf
     for name, colour in zip(names, _colours(len(names)), strict=True):
         pred = gi[(gi.source == "pred") & (gi.model == name)].set_index("condition").magnitude
@@ -107,21 +128,29 @@ def plot_gi_magnitudes(result: Any, path: str | os.PathLike[str], *, reference: 
     ax.set_ylabel("predicted magnitude")
     ax.set_title(f"GI magnitude of doubles ({reference})")
     ax.legend(fontsize=7, frameon=False)
-    return _save(fig, path)
+    return _finish(fig, path)
 
 
-def plot_within5(result: Any, path: str | os.PathLike[str], *, reference: str = "observed",
-                 metric: str = "within5_de20") -> Path:
+def plot_within5(result: Any, path: str | os.PathLike[str] | None = None, *, reference: str = "observed",
+                 metric: str = "within5_de20") -> Figure:
     """Grouped bars of the fraction of top-20 DE genes within ±5 %, models × subgroups, with bootstrap CIs.
 
+    Args:
+        result: from :func:`biodsnn.evaluate.evaluate`.
+        path: also write the figure there as a PNG.
+        reference: ``observed`` or ``noise_free``.
+        metric: the fraction metric to draw.
+
+    Returns:
+        The figure.
+
     Example:
-        plot_within5(result, "report/within5.png")
+        fig = plot_within5(result, "report/within5.png")
     """
-    plt = _pyplot()
     s = result.summary[(result.summary.metric == metric) & (result.summary.reference == reference)]
     groups = list(result.table(metric, reference).columns)
     names = list(result.models)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(groups) + 1), 3.8))
+    fig, ax = _figure((max(5.0, 1.4 * len(groups) + 1), 3.8))
     width = 0.8 / max(1, len(names))
     x = np.arange(len(groups))
     for i, (name, colour) in enumerate(zip(names, _colours(len(names)), strict=True)):
@@ -136,4 +165,4 @@ def plot_within5(result: Any, path: str | os.PathLike[str], *, reference: str = 
     top = np.nanmax(np.append(s.ci_high.to_numpy(dtype=float), s["mean"].to_numpy(dtype=float)), initial=0.0)
     ax.set_ylim(0, min(1.0, max(0.1, 1.2 * float(top))))
     ax.legend(fontsize=7, ncol=2, frameon=False)
-    return _save(fig, path)
+    return _finish(fig, path)

@@ -147,16 +147,20 @@ class TrainResult:
     best_metric: float = math.inf
 
 
-def epoch_generator(seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A generator seeded by (seed, epoch): the same numbers whether or not the run was resumed.
+def epoch_generator(seed: int, epoch: int, device: torch.device | str = "cpu", rank: int = 0) -> torch.Generator:
+    """A generator seeded by (seed, epoch, rank): the same numbers whether or not the run was resumed.
+
+    Each rank of a multi-process fit draws its own noise (rank 0's is a single process's).
 
     Example:
         >>> a = torch.rand(1, generator=epoch_generator(0, 1))
         >>> bool(a == torch.rand(1, generator=epoch_generator(0, 1)))
         True
+        >>> bool(a == torch.rand(1, generator=epoch_generator(0, 1, rank=1)))
+        False
     """
-    # + 1: the noise of an epoch does not start from the seed of its batch plan
-    return torch.Generator(device=device).manual_seed(epoch_seed(seed, epoch) + 1)
+    # + 1: the noise of an epoch does not start from the seed of its batch plan; each rank draws its own
+    return torch.Generator(device=device).manual_seed(epoch_seed(seed, epoch) + 1 + int(rank) * 1_000_000_007)
 
 
 def _logger(run_dir: Path | None) -> tuple[logging.Logger, logging.Handler | None]:
@@ -170,6 +174,28 @@ def _logger(run_dir: Path | None) -> tuple[logging.Logger, logging.Handler | Non
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         log.addHandler(handler)
     return log, handler
+
+
+def _read_checkpoint(path: Path, options: Mapping[str, Any] | None, run_path: Path | None,
+                     device: torch.device | str) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` (None when there is none); InputError for an unreadable one or other options."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated or foreign file: torch raises several types
+        raise InputError(f"cannot resume from {path}: not a readable checkpoint ({exc.__class__.__name__}); "
+                         "remove it to start again") from exc
+    recorded = ckpt.get("options") if isinstance(ckpt, dict) else None
+    if options is not None and recorded is not None:
+        changed = [k for k in sorted(set(options) | set(recorded)) if options.get(k) != recorded.get(k)]
+        if changed:
+            shown = ", ".join(f"{k} {recorded.get(k)!r} → {options.get(k)!r}" for k in changed[:6])
+            raise InputError(f"cannot resume {run_path}: options differ from the checkpoint's ({shown}); resume "
+                             "with the original options, or fit into a new folder without --resume")
+    if not isinstance(ckpt, dict):
+        raise InputError(f"cannot resume from {path}: not a BioDSNN checkpoint; remove it to start again")
+    return ckpt
 
 
 def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n_batches: Callable[[int], int],
@@ -190,6 +216,11 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
     A non-finite loss stops training with an InputError naming the epoch and step; weights are checked finite after
     every epoch, so no checkpoint holds NaN.
 
+    In a multi-process fit (``torch.distributed`` joined, :mod:`biodsnn.distributed`) every rank runs this loop on
+    its own ``batches`` (the caller shards them and routes ``loss`` through DistributedDataParallel); only rank 0
+    writes ``checkpoint.pt`` and ``train.log`` and shows progress, a resume reads rank 0's checkpoint on every rank,
+    each rank draws its own noise (:func:`epoch_generator` with its rank), and the epoch's loss is averaged over ranks.
+
     Example:
         >>> m = torch.nn.Linear(1, 1)
         >>> data = [torch.ones(4, 1)]
@@ -199,6 +230,10 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
         >>> len(res.history)
         2
     """
+    from biodsnn import distributed
+
+    rank, world = distributed.rank_and_world()
+    writer = rank == 0  # only rank 0 writes checkpoint.pt and train.log (and reads the checkpoint for the others)
     run_path = Path(run_dir) if run_dir is not None else None
     optimizer = torch.optim.Adam(parameter_groups(module, config.weight_decay,
                                                   decay_biases=config.weight_decay_biases), lr=config.lr)
@@ -207,40 +242,43 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
     best_state: dict[str, torch.Tensor] | None = None
     start_epoch = 0
     ckpt_path = run_path / CHECKPOINT if run_path is not None else None
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        try:
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        except Exception as exc:  # truncated or foreign file: torch raises several types
-            raise InputError(f"cannot resume from {ckpt_path}: not a readable checkpoint ({exc.__class__.__name__}); "
-                             "remove it to start again") from exc
-        recorded = ckpt.get("options") if isinstance(ckpt, dict) else None
-        if options is not None and recorded is not None:
-            changed = [k for k in sorted(set(options) | set(recorded)) if options.get(k) != recorded.get(k)]
-            if changed:
-                shown = ", ".join(f"{k} {recorded.get(k)!r} → {options.get(k)!r}" for k in changed[:6])
-                raise InputError(f"cannot resume {run_path}: options differ from the checkpoint's ({shown}); resume "
-                                 "with the original options, or fit into a new folder without --resume")
-        try:
-            module.load_state_dict(ckpt["module"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-        except (RuntimeError, KeyError, ValueError, TypeError) as exc:  # ValueError: other parameter groups
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise InputError(f"cannot resume from {ckpt_path}: it does not fit this network ({first[:160]}); "
-                             "remove it to start again") from exc
-        start_epoch = int(ckpt["epoch"])
-        result.history = [dict(h) for h in ckpt["history"]]
-        result.best_epoch, result.best_metric = int(ckpt["best_epoch"]), float(ckpt["best_metric"])
-        best_state = ckpt["best_state"]
-    log, handler = _logger(run_path)
+    if resume and ckpt_path is not None:
+        loaded: Any = None
+        if writer:
+            try:
+                loaded = _read_checkpoint(ckpt_path, options, run_path, "cpu" if world > 1 else device)
+            except InputError as exc:
+                loaded = exc
+        loaded = distributed.broadcast(loaded)  # every rank resumes from rank 0's checkpoint (or fails with it)
+        if isinstance(loaded, InputError):
+            raise loaded
+        if loaded is not None:
+            ckpt = loaded
+            try:
+                module.load_state_dict(ckpt["module"])
+                optimizer.load_state_dict(ckpt["optimizer"])
+                scheduler.load_state_dict(ckpt["scheduler"])
+            except (RuntimeError, KeyError, ValueError, TypeError) as exc:  # ValueError: other parameter groups
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+                raise InputError(f"cannot resume from {ckpt_path}: it does not fit this network ({first[:160]}); "
+                                 "remove it to start again") from exc
+            start_epoch = int(ckpt["epoch"])
+            result.history = [dict(h) for h in ckpt["history"]]
+            result.best_epoch, result.best_metric = int(ckpt["best_epoch"]), float(ckpt["best_metric"])
+            best_state = ckpt["best_state"]
+    if not writer:
+        ckpt_path = None
+    log, handler = _logger(run_path if writer else None)
     if start_epoch:
         log.info("resumed from %s after epoch %d", ckpt_path, start_epoch)
+    if world > 1:
+        log.info("training on %d processes (torch.distributed, %s)", world, torch.distributed.get_backend())
     try:
-        with progress_bar(enabled=progress) as bar:
+        with progress_bar(enabled=progress and writer) as bar:
             for epoch in range(start_epoch, config.epochs):
                 total = n_batches(epoch)
                 task = bar.add_task(f"epoch {epoch + 1}/{config.epochs}", total=total, info="")
-                gen = epoch_generator(config.seed, epoch, device)
+                gen = epoch_generator(config.seed, epoch, device, rank=rank)
                 module.train()
                 t0, loss_sum, count = time.perf_counter(), 0.0, 0
                 for step, batch in enumerate(batches(epoch), start=1):
@@ -259,6 +297,7 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                     loss_sum += float(value.detach())
                     count += 1
                     bar.update(task, advance=1, info=f"loss {loss_sum / count:.4g}")
+                loss_sum, count = distributed.all_reduce_sum([loss_sum, count], device)  # the mean over all ranks
                 check_finite(module, f"after epoch {epoch + 1} the weights")
                 lr = optimizer.param_groups[0]["lr"]
                 scheduler.step()
@@ -266,10 +305,10 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                 with torch.no_grad():
                     metric = float(validate())
                 seconds = time.perf_counter() - t0
-                train_loss = loss_sum / max(count, 1)
+                train_loss = loss_sum / max(count, 1.0)
                 result.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_top20_de_mse": metric,
                                        "lr": lr, "seconds": seconds})
-                bar.update(task, info=f"loss {train_loss:.4g}  val top-20 DE MSE {metric:.4g}")
+                bar.update(task, info=f"loss {train_loss:.4g}  val mse_de20 {metric:.4g}")  # fits 80 columns
                 log.info("epoch %d/%d loss %.6g val_top20_de_mse %.6g lr %.3g %.1fs", epoch + 1, config.epochs,
                          train_loss, metric, lr, seconds)
                 # the best epoch: lowest validation metric; without validation conditions, the last epoch

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from biodsnn.config import SPLIT_SEED
-from cli._common import FriendlyGroup, celleval_kwargs, celleval_options, data_options, load_data
+from cli._common import FriendlyGroup, RegistryChoice, celleval_kwargs, celleval_options, data_options, load_data
 
 
 def load_from_options(data_path: str, **values: Any) -> Any:
@@ -23,7 +23,7 @@ def load_from_options(data_path: str, **values: Any) -> Any:
 @click.command("simulate")
 @click.option(
     "--preset",
-    type=click.Choice(["crispra", "crispri", "mixed", "lines", "norman", "tiny", "small"]),
+    type=RegistryChoice("biodsnn.data:PRESETS", what="preset"),
     default="small",
     show_default=True,
     help="What to simulate: crispra / crispri / mixed screens (~2.8 k cells × 500 genes), lines (CRISPRi in three "
@@ -84,7 +84,7 @@ def data_group() -> None:
 
 @data_group.command("fetch")
 @click.argument(
-    "name", type=click.Choice(["norman", "adamson", "dixit", "replogle_k562_essential", "replogle_rpe1_essential"])
+    "name", type=RegistryChoice("biodsnn.data:DATASETS", what="dataset")
 )
 @click.option("--dest", required=True, type=click.Path(file_okay=False), help="Folder to download into.")
 @click.option("--sha256", default=None, help="Expected sha256 of the archive (none is published).")
@@ -133,8 +133,7 @@ def info_command(as_json: bool, **options: Any) -> None:
 @data_options
 @click.option(
     "--kind",
-    type=click.Choice(["simulation", "single", "combo_seen0", "combo_seen1", "combo_seen2", "transfer", "no_test",
-                      "custom"]),
+    type=RegistryChoice("biodsnn.data:KINDS", what="split kind"),
     default="simulation",
     show_default=True,
 )

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from biodsnn.config import TRAIN_DEFAULTS
-from cli._common import celleval_kwargs, celleval_options, data_options, load_data, loader_options, setting_value
+from cli._common import (
+    VARIANT_CHOICE,
+    celleval_kwargs,
+    celleval_options,
+    data_options,
+    load_data,
+    loader_options,
+    setting_value,
+)
 from reactomenet.io import atomic_output
 
 
@@ -29,18 +38,18 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help="split.json (default: the split the knowledge bundle was built with).")
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
-@click.option("--variant", default="full", show_default=True,
-              help="full, noVAE, noAttention, noMask, gears or additive_residual.")
+@click.option("--variant", default="full", show_default=True, type=VARIANT_CHOICE,
+              help="The network and its training recipe (biodsnn.variants.VARIANTS): full (ours, the default), "
+                   "paper (the paper's exactly), gears (GEARS' network and loss), or an ablation.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help=f"Training epochs (default {TRAIN_DEFAULTS['epochs']}).")
+              help=f"Training epochs (the variant's: {TRAIN_DEFAULTS['epochs']}).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help=f"Cells per batch (default {TRAIN_DEFAULTS['batch_size']}).")
-@click.option("--lr", type=float, default=None, help=f"Adam learning rate (default {TRAIN_DEFAULTS['lr']:g}).")
+              help=f"Cells per batch (the variant's: {TRAIN_DEFAULTS['batch_size']}).")
+@click.option("--lr", type=float, default=None, help=f"Adam learning rate (the variant's: {TRAIN_DEFAULTS['lr']:g}).")
 @click.option("--set", "settings", multiple=True, callback=_parse_settings, metavar="KEY=VALUE",
-              help="Any other model option (biodsnn.model.DEFAULT_HPARAMS), repeatable, e.g. --set lr_gamma=0.95 "
-                   "--set mark_perturbed=false --set compose_members=false --set own_gene_head=false (the paper's "
-                   "network), --set direction_weight=0.1 --set weight_decay=5e-4 (the paper's loss and decay).")
+              help="Override one of the variant's settings (biodsnn.variants.DEFAULT_HPARAMS lists them), "
+                   "repeatable, e.g. --set lr_gamma=0.95; the run's name then lists what was overridden.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.pt.")
 @click.option("--overwrite", is_flag=True, help="Write into a folder holding other files (only the run's replaced).")
@@ -50,37 +59,60 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
     """Train BioDSNN; the best validation epoch's weights are saved in the run folder.
 
     Example: biodsnn fit --data perturb.h5ad --knowledge knowledge/ -o run/ --variant full --epochs 20
-    """
-    from biodsnn.model import BioDSNN, validate_hparams
-    from biodsnn.modules import get_variant
-    from biodsnn.train import resolve_device, run_folder
 
-    hparams: dict[str, object] = validate_hparams(settings)  # --set values checked before the flags replace them
+    Several processes, one model (DDP): torchrun --nproc_per_node 2 -m biodsnn fit … (docs/scaling.md)
+    """
+    import contextlib
+
+    from biodsnn import distributed
+    from biodsnn.model import BioDSNN
+    from biodsnn.train import resolve_device, run_folder
+    from biodsnn.variants import get_variant, validate_hparams
+
+    variant = get_variant(variant).name
+    hparams: dict[str, object] = validate_hparams(settings, variant)  # --set checked before the flags replace them
     for key, value in (("batch_size", batch_size), ("lr", lr), ("epochs", epochs)):
         if value is not None:
             hparams[key] = value
     # every option checked before any work: nothing is loaded, created or trained for a bad one
-    hparams = {**validate_hparams(hparams), "device": resolve_device(device)}
-    get_variant(variant)
+    hparams = {**validate_hparams(hparams, variant), "device": resolve_device(device)}
     options = loader_options(loader)
-    with run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite):
-        data = load_data(data_path, loader)
-        model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
-                        **hparams)
-        if model.trained_outside_go:
-            shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
-            click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
-                       f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
-        skipped = [c for c in model.split.val if not model.predictable(c)]
-        if skipped:
-            click.echo(f"note: {len(skipped)} validation condition(s) name a gene that is neither measured, in GO, "
-                       f"nor perturbed in training, and cannot guide training: {', '.join(skipped[:5])}", err=True)
-        if model.aliases:
-            click.echo("note: perturbed gene names read as current symbols: "
-                       + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
-        model.fit(run_dir=run_dir, resume=resume)
-        model.save(run_dir)
-    click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
+    # under torchrun: join the process group (gloo on CPU, NCCL on GPUs; each rank on its own GPU); rank 0 alone
+    # guards, locks and writes the run folder, the others train with it and write nothing
+    hparams["device"] = distributed.setup(hparams["device"])
+    writer = distributed.is_writer()
+    try:
+        folder = (run_folder(run_dir, inputs=[data_path, knowledge_dir, split_path], overwrite=overwrite) if writer
+                  else contextlib.nullcontext())
+        with folder:
+            distributed.broadcast(None)  # the other ranks start once rank 0 has checked and locked the folder
+            data = load_data(data_path, loader)
+            model = BioDSNN(data, knowledge_dir, split=split_path, variant=variant, seed=seed, data_options=options,
+                            **hparams)
+            if writer:
+                _notes(model)
+            model.fit(run_dir=run_dir, resume=resume)
+            if writer:
+                model.save(run_dir)
+    finally:
+        distributed.teardown()
+    if writer:
+        click.echo(f"{run_dir}: {model.name}, best epoch {model.best_epoch} of {model.hparams['epochs']}")
+
+
+def _notes(model: Any) -> None:
+    """What the user should know about a model before it trains (stderr)."""
+    if model.trained_outside_go:
+        shown = ", ".join(model.trained_outside_go[:10]) + (" …" if len(model.trained_outside_go) > 10 else "")
+        click.echo(f"note: {len(model.trained_outside_go)} training perturbed gene(s) outside the GO graph learn "
+                   f"their embedding from their own cells only (no GO neighbours): {shown}", err=True)
+    skipped = [c for c in model.split.val if not model.predictable(c)]
+    if skipped:
+        click.echo(f"note: {len(skipped)} validation condition(s) name a gene that is neither measured, in GO, "
+                   f"nor perturbed in training, and cannot guide training: {', '.join(skipped[:5])}", err=True)
+    if model.aliases:
+        click.echo("note: perturbed gene names read as current symbols: "
+                   + ", ".join(f"{a} → {b}" for a, b in sorted(model.aliases.items())), err=True)
 
 
 @click.command("predict")

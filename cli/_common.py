@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from reactomenet.errors import InputError
+from reactomenet.errors import InputError, did_you_mean
 
 USER_ERROR_EXIT = 2
 
@@ -38,7 +40,61 @@ class FriendlyGroup(click.Group):
             sys.exit(130)
 
 
-CONVENTION_CHOICE = click.Choice(["gears", "perturbench", "pertpy", "cell-eval"])
+class RegistryChoice(click.Choice):
+    """A choice among the names of a registry, read from the registry when first needed, not when the CLI starts.
+
+    ``source`` is ``"module:attribute"``: a dict (its keys are the names) or a sequence of names. The names are read
+    when a value is checked, completed or shown in the command's own ``--help``, so ``biodsnn --help`` imports no
+    registry. ``in_help=False`` shows ``metavar`` instead of the names, for a registry whose module imports torch
+    (the names are still checked, and listed in the error, when the command runs). ``separator`` accepts a list
+    such as ``control,mean`` (the value is passed on as given) and ``extra`` words besides the names (``all``).
+    An unknown name is an :class:`InputError`: one ``error:`` line with close matches, exit 2.
+
+    Example:
+        >>> kinds = RegistryChoice("biodsnn.data:KINDS", what="split kind")
+        >>> kinds.convert("single", None, None)
+        'single'
+        >>> RegistryChoice("reactomenet.backends:BACKENDS").choices
+        ('networkx', 'neo4j')
+    """
+
+    def __init__(self, source: str, *, what: str = "name", in_help: bool = True, metavar: str = "NAME",
+                 separator: str | None = None, extra: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
+        # click.Choice.__init__ would store the choices now; they are read on first use instead
+        self.source, self.what, self.in_help, self.metavar = source, what, in_help, metavar
+        self.separator, self.extra, self.exclude = separator, tuple(extra), tuple(exclude)
+        self.case_sensitive = True
+        self._names: tuple[str, ...] | None = None
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The registry's names (imported on first use), minus ``exclude``, plus ``extra``."""
+        if self._names is None:
+            module, _, attribute = self.source.partition(":")
+            names = getattr(importlib.import_module(module), attribute)
+            self._names = tuple(str(n) for n in names if n not in self.exclude) + self.extra
+        return self._names
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        if not self.in_help:
+            return self.metavar
+        names = "|".join(self.choices)
+        return f"[{names}]" + (f"{self.separator}…" if self.separator else "")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        items = [i.strip() for i in str(value).split(self.separator)] if self.separator else [str(value)]
+        extra = {e.lower() for e in self.extra}
+        for item in items:
+            if item not in self.choices and item.lower() not in extra and not (self.separator and not item):
+                hint = did_you_mean(item, self.choices)
+                raise InputError(f"unknown {self.what} {item!r}{hint}; choose {', '.join(self.choices)}")
+        return value
+
+
+CONVENTION_CHOICE = RegistryChoice("biodsnn.data:CONVENTIONS", what="convention")
+#: biodsnn.variants is torch-free, so --help lists the names without importing torch.
+VARIANT_CHOICE = RegistryChoice("biodsnn.variants:VARIANTS", what="BioDSNN variant")
+BASELINES_CHOICE = RegistryChoice("biodsnn.baselines:BASELINES", what="baseline", separator=",", extra=("all", "none"))
 LOADER_OPTION_NAMES = ("convention", "condition_key", "control_label", "delimiter", "gene_name_key", "context_key",
                        "normalize")
 

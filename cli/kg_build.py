@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli._common import FriendlyGroup, data_options, load_data
+from cli._common import FriendlyGroup, RegistryChoice, data_options, load_data
 
 
 @click.group(cls=FriendlyGroup)
@@ -22,9 +22,6 @@ def _data_options(f: Callable[..., Any], *, required: bool = True) -> Callable[.
     help_text = "Perturb-seq .h5ad." if required else "Optional .h5ad: its perturbed genes are always GO-graph nodes."
     f = click.option("--map-genes", is_flag=True, help="Map Ensembl ids / aliases to symbols (GeneMapper).")(f)
     return data_options(f, required=required, help=help_text)
-
-
-_RELATIONS = ("is_a", "part_of", "regulates", "positively_regulates", "negatively_regulates")
 
 
 def _split_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,7 +46,7 @@ def _go_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--ontology",
             "ontologies",
             multiple=True,
-            type=click.Choice(["BP", "CC", "MF"]),
+            type=RegistryChoice("kg_build.go:ONTOLOGIES", what="ontology"),
             help="Keep this ontology (repeatable; default all three).",
         ),
         click.option("--drop-evidence", multiple=True, help="Drop this evidence code, e.g. IEA (repeatable)."),
@@ -58,7 +55,7 @@ def _go_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--relation",
             "relations",
             multiple=True,
-            type=click.Choice(list(_RELATIONS)),
+            type=RegistryChoice("kg_build.go:ALL_RELATIONS", what="GO relation"),
             help="DAG relation followed by --propagate (repeatable; default is_a and part_of).",
         ),
         click.option(

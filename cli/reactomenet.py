@@ -18,6 +18,7 @@ import click
 
 from cli import _reactomenet_neo4j
 from cli._common import FriendlyGroup
+from reactomenet.backends import BACKENDS
 from reactomenet.errors import InputError
 
 FORMATS = ("auto", "table", "tsv", "json")
@@ -53,7 +54,7 @@ def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = _reactomenet_neo4j.server_options(func, help_prefix="neo4j: ")
     func = click.option(
         "--backend",
-        type=click.Choice(["networkx", "neo4j"]),
+        type=click.Choice(BACKENDS),
         default="networkx",
         show_default=True,
         help="Answer from the release files in memory, or from a Bolt server loaded with `reactomenet neo4j load`.",

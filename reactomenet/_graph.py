@@ -10,17 +10,14 @@ parent one level up.
 from __future__ import annotations
 
 import difflib
+import numbers
 import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import networkx as nx
-import numpy as np
-import scipy.sparse as sp
+from typing import TYPE_CHECKING, Literal
 
 from reactomenet._mask import GeneMask, build_mask, effective_membership
 from reactomenet._release import (
@@ -38,6 +35,11 @@ from reactomenet._release import (
     sha256_hex,
 )
 from reactomenet.errors import InputError, NotFoundError, ReleaseFormatError
+
+if TYPE_CHECKING:  # networkx, numpy and scipy load on first use, not when a query command starts (docs/performance.md)
+    import networkx as nx
+    import numpy as np
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True, order=True)
@@ -146,15 +148,8 @@ class ReactomeGraph:
                 table[pid] = sorted(set(table[pid]))
         self._levels = self._compute_levels()
         self._sets: dict[str, tuple[str, ...]] = {pid: tuple(sorted(genes)) for pid, genes in gene_sets.items()}
-
-        hierarchy = nx.DiGraph()
-        species = release.species_name
-        hierarchy.add_nodes_from(
-            (pid, {"kind": "pathway", "id": pid, "name": name, "species": species, "level": self._levels[pid]})
-            for pid, name in self._names.items()
-        )
-        hierarchy.add_edges_from(relations, kind="parent_of")
-        self.hierarchy: nx.DiGraph = hierarchy
+        self._relations = list(relations)
+        self._hierarchy: nx.DiGraph | None = None
         self._graph: nx.DiGraph | None = None
 
         # gene -> pathways whose set (as annotated) holds it; the inclusive version is built on demand.
@@ -165,7 +160,7 @@ class ReactomeGraph:
         self._pathway_index = {pid: k for k, pid in enumerate(sorted(self._names))}
         self._pathway_ids = sorted(self._names)
         self._gene_index = {g: k for k, g in enumerate(self._genes)}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: graph and _membership build the hierarchy while holding it
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -282,13 +277,36 @@ class ReactomeGraph:
                 f"{RELATIONS_FILE}: {len(unreached)} pathway(s) (e.g. {unreached[0]}) lie on a parent cycle with no "
                 "top-level ancestor; the relation file is malformed"
             )
-        if not nx.is_directed_acyclic_graph(nx.DiGraph([(p, c) for p, cs in self._children.items() for c in cs])):
+        if _has_cycle(self._children):
             raise ReleaseFormatError(
                 f"{RELATIONS_FILE}: the parent -> child links contain a cycle; the file is malformed"
             )
         return levels
 
     # ------------------------------------------------------------------ graph views
+    @property
+    def hierarchy(self) -> nx.DiGraph:
+        """The pathway-only NetworkX graph: pathway nodes and parent→child edges (built on first use).
+
+        Example:
+            >>> g = ReactomeGraph.load()
+            >>> g.hierarchy.nodes["R-HSA-109581"]["level"], "R-HSA-109581" in g.hierarchy["R-HSA-5357801"]
+            (2, True)
+        """
+        with self._lock:
+            if self._hierarchy is None:
+                import networkx as nx
+
+                hierarchy = nx.DiGraph()
+                species = self.release.species_name
+                hierarchy.add_nodes_from(
+                    (pid, {"kind": "pathway", "id": pid, "name": name, "species": species, "level": self._levels[pid]})
+                    for pid, name in self._names.items()
+                )
+                hierarchy.add_edges_from(self._relations, kind="parent_of")
+                self._hierarchy = hierarchy
+            return self._hierarchy
+
     @property
     def graph(self) -> nx.DiGraph:
         """The full NetworkX graph: pathway and gene nodes, parent→child and pathway→gene edges (built on first use).
@@ -437,6 +455,8 @@ class ReactomeGraph:
             >>> ReactomeGraph.load().ancestors("R-HSA-109581")
             ['R-HSA-5357801']
         """
+        import networkx as nx
+
         return sorted(nx.ancestors(self.hierarchy, self._check_pathway(pid)))
 
     def descendants(self, pid: str) -> list[str]:
@@ -446,6 +466,8 @@ class ReactomeGraph:
             >>> "R-HSA-109606" in ReactomeGraph.load().descendants("R-HSA-5357801")
             True
         """
+        import networkx as nx
+
         return sorted(nx.descendants(self.hierarchy, self._check_pathway(pid)))
 
     def search(self, text: str, *, limit: int | None = None) -> list[Pathway]:
@@ -484,6 +506,8 @@ class ReactomeGraph:
         pid = self._check_pathway(pid)
         if not inclusive:
             return list(self._sets.get(pid, ()))
+        import networkx as nx
+
         genes = set(self._sets.get(pid, ()))
         for sub in nx.descendants(self.hierarchy, pid):
             genes.update(self._sets.get(sub, ()))
@@ -496,6 +520,8 @@ class ReactomeGraph:
                 if inclusive not in self._memberships:
                     sets: dict[str, set[str]] = {pid: set(genes) for pid, genes in self._sets.items()}
                     if inclusive:
+                        import networkx as nx
+
                         for pid in reversed(list(nx.topological_sort(self.hierarchy))):
                             own = sets.setdefault(pid, set())
                             for child in self._children[pid]:
@@ -555,6 +581,9 @@ class ReactomeGraph:
         """
         inclusive = bool(inclusive)
         if inclusive not in self._membership_matrix:
+            import numpy as np
+            import scipy.sparse as sp
+
             members = self._membership(inclusive)
             rows: list[int] = []
             cols: list[int] = []
@@ -585,6 +614,8 @@ class ReactomeGraph:
         level = _check_level(level)
         key = (level, bool(inclusive))
         if key not in self._effective:
+            import numpy as np
+
             member, _, pids = self.membership_matrix(inclusive=inclusive)
             col_level = np.asarray([self._levels[p] for p in pids], dtype=np.int64)
             self._effective[key] = effective_membership(member, col_level, level)
@@ -622,8 +653,31 @@ class ReactomeGraph:
         )
 
 
+def _has_cycle(children: dict[str, list[str]]) -> bool:
+    """Whether the parent -> child links hold a cycle (Kahn's algorithm, so loading needs no networkx).
+
+    Example:
+        >>> _has_cycle({"a": ["b"], "b": []}), _has_cycle({"a": ["b"], "b": ["c"], "c": ["b"]})
+        (False, True)
+    """
+    indegree = dict.fromkeys(children, 0)
+    for kids in children.values():
+        for child in kids:
+            indegree[child] += 1
+    ready = [pid for pid, n in indegree.items() if n == 0]
+    done = 0
+    while ready:
+        pid = ready.pop()
+        done += 1
+        for child in children[pid]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    return done != len(indegree)
+
+
 def _check_level(level: object) -> int:
-    if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+    if isinstance(level, bool) or not isinstance(level, numbers.Integral):  # numpy ints are Integral
         try:
             level = int(str(level))
         except ValueError:

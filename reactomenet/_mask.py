@@ -6,11 +6,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import scipy.sparse as sp
+if TYPE_CHECKING:  # numpy, scipy and pandas load when a mask is built, not when a query command starts
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
 
 SOURCE_REACTOME = "reactome"
 SOURCE_SELF = "self"
@@ -56,6 +57,9 @@ class GeneMask:
             >>> ReactomeGraph.load().mask(["TP53"], level=2).to_scipy().shape
             (1, 1)
         """
+        import numpy as np
+        import scipy.sparse as sp
+
         n = len(self.genes)
         data = np.ones(self.i.shape[0], dtype=bool)
         return sp.csr_matrix((data, (self.i, self.j)), shape=(n, n))
@@ -68,6 +72,9 @@ class GeneMask:
             >>> ReactomeGraph.load().mask(["TP53", "MDM2"], level=3).to_frame().source.tolist()
             ['self', 'reactome', 'reactome', 'self']
         """
+        import numpy as np
+        import pandas as pd
+
         names = np.asarray(self.genes, dtype=object)
         source = np.where(self.i == self.j, SOURCE_SELF, SOURCE_REACTOME).astype(object)
         return pd.DataFrame(
@@ -122,11 +129,15 @@ def effective_membership(member: sp.csr_matrix, col_level: np.ndarray, level: in
         The bool CSR matrix of kept memberships and a bool array saying which rows are padded.
 
     Example:
+        >>> import numpy as np, scipy.sparse as sp
         >>> m = sp.csr_matrix(np.array([[1, 1], [1, 0]], dtype=bool))
         >>> eff, padded = effective_membership(m, np.array([1, 2]), 2)
         >>> eff.toarray().tolist(), padded.tolist()
         ([[False, True], [True, False]], [False, True])
     """
+    import numpy as np
+    import scipy.sparse as sp
+
     coo = member.tocoo()
     entry_level = np.asarray(col_level, dtype=np.int64)[coo.col]
     deepest = np.zeros(member.shape[0], dtype=np.int64)
@@ -161,6 +172,9 @@ def build_mask(
         >>> m.i.tolist(), m.j.tolist()
         ([0, 0, 1, 1], [0, 1, 0, 1])
     """
+    import numpy as np
+    import scipy.sparse as sp
+
     n = len(genes)
     rows = np.fromiter((gene_index.get(g, -1) for g in genes), dtype=np.int64, count=n)
     present = rows >= 0

@@ -19,9 +19,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 stderr_console = Console(stderr=True)
+
+#: Below this terminal width one time column (remaining, then elapsed once done) replaces the two.
+WIDE = 100
 
 
 class _InfoColumn(ProgressColumn):
@@ -41,13 +45,21 @@ def progress_bar(*, transient: bool = False, enabled: bool = True) -> Progress:
         ...     bar.update(task, advance=2, info="done")
     """
     disabled = bool(os.environ.get("BIODSNN_NO_PROGRESS")) or not enabled
+    # Every column but the bar keeps to one line, so on a narrow terminal the bar shrinks instead of the task's info
+    # (a training epoch's loss and validation metric) wrapping onto a second line.
+    def one_line() -> Column:
+        return Column(no_wrap=True)
+
+    times: list[ProgressColumn] = [TimeElapsedColumn(table_column=one_line()),
+                                   TimeRemainingColumn(table_column=one_line())]
+    if stderr_console.width < WIDE:
+        times = [TimeRemainingColumn(elapsed_when_finished=True, table_column=one_line())]
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("[bold]{task.description}", table_column=one_line()),
         BarColumn(),
-        MofNCompleteColumn(),
-        _InfoColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        MofNCompleteColumn(table_column=one_line()),
+        _InfoColumn(table_column=one_line()),
+        *times,
         console=stderr_console,
         transient=transient,
         disable=disabled,

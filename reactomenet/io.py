@@ -14,13 +14,12 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from reactomenet.errors import InputError
+
+if TYPE_CHECKING:  # pandas and pyarrow load with the first Parquet file, not with every command that writes a file
+    import pandas as pd
 
 METADATA_KEY = b"biodsnn"
 
@@ -300,6 +299,9 @@ def write_parquet(frame: pd.DataFrame, path: str | os.PathLike[str], metadata: M
         >>> read_parquet_metadata(p)["species"]
         'Homo sapiens'
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(frame, preserve_index=False)
     existing = table.schema.metadata or {}
     table = table.replace_schema_metadata({**existing, METADATA_KEY: json.dumps(dict(metadata), sort_keys=True)})
@@ -319,6 +321,8 @@ def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> read_parquet_metadata(p)
         {'level': 3}
     """
+    import pyarrow.parquet as pq
+
     schema = pq.read_schema(path)
     raw = (schema.metadata or {}).get(METADATA_KEY)
     return json.loads(raw) if raw else {}

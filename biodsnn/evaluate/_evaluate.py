@@ -11,14 +11,8 @@ import pandas as pd
 
 from biodsnn.data.conditions import split_context
 from biodsnn.evaluate._bootstrap import bootstrap_ci, bootstrap_indices
-from biodsnn.evaluate._gi import gi_scores
-from biodsnn.evaluate._metrics import (
-    METRICS,
-    get_metric,
-    pearson,
-    top_bottom_overlap,
-    top_expressed,
-)
+from biodsnn.evaluate._gi import GIScores, gi_scores
+from biodsnn.evaluate._metrics import METRICS, MetricInputs, get_metric, top_expressed
 from biodsnn.evaluate._protocol import Predictor
 from reactomenet.errors import InputError
 
@@ -146,7 +140,7 @@ class EvaluationResult:
             result.compare("full", "additive", "mse_de20", "combo_seen2").better
         """
         spec = get_metric(metric)
-        if spec.kind == "gi_set":
+        if not spec.per_perturbation:
             raise InputError(f"{metric} is a set-level score; compare per-perturbation metrics instead")
         m = self.metrics[(self.metrics.metric == metric) & (self.metrics.reference == reference)]
         if subgroup == COMBOS:
@@ -259,7 +253,7 @@ def evaluate(
     singles = {(_context(c), data.condition_genes(c)[0]): c for c in data.conditions
                if len(data.condition_genes(c)) == 1}
     gi_rows: list[tuple[int, str, str]] = []
-    if gi and any(get_metric(m).kind in ("gi_double", "gi_set") for m in selected):
+    if gi and any(get_metric(m).uses_gi for m in selected):
         for k, c in enumerate(conds):
             g, ctx = data.condition_genes(c), _context(c)
             if len(g) == 2 and (ctx, g[0]) in singles and (ctx, g[1]) in singles:
@@ -278,16 +272,16 @@ def evaluate(
             raise InputError("noise_free=True needs simulated data with true_means")
         references["noise_free"] = _stack_truth(data.true_means, all_conds, n_genes)
 
-    idx_sets: dict[str, list[np.ndarray | None]] = {"all": [None] * len(conds)}
+    gene_sets: dict[str, list[np.ndarray]] = {}
     try:
-        idx_sets["de20"] = [np.asarray(de.top[c], dtype=np.int64) for c in conds]
-        idx_sets["de20_nd"] = [np.asarray(de.top_non_dropout[c], dtype=np.int64) for c in conds]
+        gene_sets["de20"] = [np.asarray(de.top[c], dtype=np.int64) for c in conds]
+        gene_sets["de20_nd"] = [np.asarray(de.top_non_dropout[c], dtype=np.int64) for c in conds]
     except KeyError as exc:
         raise InputError(f"no DE genes for condition {exc}; rank DE genes on the same data") from None
     top_of = {}
     for row in ctrl_n:  # one ranking per distinct control (per context)
         top_of.setdefault(row.tobytes(), top_expressed(row, n_top_expressed))
-    idx_sets["ctrl_top1000"] = [top_of[row.tobytes()] for row in ctrl_n]
+    gene_sets["ctrl_top1000"] = [top_of[row.tobytes()] for row in ctrl_n]
     targets = [_gene_index(data, data.condition_genes(c)) for c in conds]
     exclusions = {"targets_excluded": targets,
                   "single_target_excluded": [t if len(data.condition_genes(c)) == 1 else t[:0]
@@ -301,57 +295,47 @@ def evaluate(
         if not np.isfinite(p).all():
             raise InputError(f"model {name!r} predicted NaN or infinite values; check the model")
         predicted[name] = p
+    for ref, truth_all in references.items():
+        if not np.isfinite(truth_all).all():
+            bad = all_conds[int(np.flatnonzero(~np.isfinite(truth_all).all(axis=1))[0])]
+            raise InputError(f"the {ref} mean of {bad!r} holds NaN or infinite values; check the data")
 
+    # every metric is computed by its registered spec, on the same inputs per model × reference
+    specs = [METRICS[m] for m in selected]
+    n = len(conds)
+    doubles = np.array([k for k, _, _ in gi_rows], dtype=np.int64)
     rows: list[dict[str, Any]] = []
     gi_table: list[dict[str, Any]] = []
-    set_values: dict[tuple[str, str], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    set_inputs: dict[tuple[str, str], MetricInputs] = {}
     per_cond: dict[tuple[str, str, str], np.ndarray] = {}
-    n = len(conds)
+
+    def gi_of(means: np.ndarray, source: str, model: str, ref: str) -> list[GIScores]:
+        scores = [gi_scores(means[pos[a]] - ctrl_n[k], means[pos[b]] - ctrl_n[k], means[k] - ctrl_n[k], seed=seed)
+                  for k, a, b in gi_rows]
+        gi_table.extend({"model": model, "condition": conds[k], "subgroup": subgroups[k], "reference": ref,
+                         "source": source, **{c: getattr(sc, c) for c in GI_COLUMNS}}
+                        for (k, _, _), sc in zip(gi_rows, scores, strict=True))
+        return scores
+
     for ref, truth_all in references.items():
-        truth = truth_all[:n]
-        true_gi = {k: gi_scores(truth_all[pos[a]] - ctrl_n[k], truth_all[pos[b]] - ctrl_n[k], truth[k] - ctrl_n[k],
-                                seed=seed) for k, a, b in gi_rows}
-        for k, sc in true_gi.items():
-            gi_table.append({"model": "truth", "condition": conds[k], "subgroup": subgroups[k], "reference": ref,
-                             "source": "true", **{c: getattr(sc, c) for c in GI_COLUMNS}})
+        true_gi = gi_of(truth_all, "true", "truth", ref)
         for name, pred_all in predicted.items():
-            pred = pred_all[:n]
-            for mname in selected:
-                spec = METRICS[mname]
-                vals = np.full(n, np.nan)
-                if spec.kind == "perturbation":
-                    sets = idx_sets[spec.gene_set]
-                    for k in range(n):
-                        vals[k] = spec.func(pred[k], truth[k], ctrl_n[k], sets[k])
-                elif spec.kind == "cross":
-                    vals = spec.func(pred - ctrl_n, truth - ctrl_n, exclusions[spec.gene_set])
-                elif spec.kind in ("gi_double", "gi_set") and gi_rows:
-                    key = (name, ref)
-                    if key not in set_values:
-                        pred_gi = {k: gi_scores(pred_all[pos[a]] - ctrl_n[k], pred_all[pos[b]] - ctrl_n[k],
-                                                pred[k] - ctrl_n[k], seed=seed) for k, a, b in gi_rows}
-                        for k, sc in pred_gi.items():
-                            gi_table.append({"model": name, "condition": conds[k], "subgroup": subgroups[k],
-                                             "reference": ref, "source": "pred",
-                                             **{c: getattr(sc, c) for c in GI_COLUMNS}})
-                        ks = np.array([k for k, _, _ in gi_rows])
-                        set_values[key] = {"k": (ks, ks),
-                                           "mag": (np.array([pred_gi[k].magnitude for k in ks]),
-                                                   np.array([true_gi[k].magnitude for k in ks]))}
-                    ks, _ = set_values[key]["k"]
-                    pm, tm = set_values[key]["mag"]
-                    if spec.kind == "gi_double":
-                        vals[ks] = np.abs(pm - tm)
-                    else:
-                        continue
-                per_cond[(name, ref, mname)] = vals
-                rows.extend({"model": name, "condition": c, "subgroup": s, "reference": ref, "metric": mname,
+            inputs = MetricInputs(pred_all[:n], truth_all[:n], ctrl_n, gene_sets, exclusions, doubles,
+                                  gi_of(pred_all, "pred", name, ref), true_gi)
+            set_inputs[(name, ref)] = inputs
+            for spec in specs:
+                if not spec.per_perturbation:
+                    continue  # set-level: scored per subgroup below
+                vals = spec.values(inputs)
+                per_cond[(name, ref, spec.name)] = vals
+                rows.extend({"model": name, "condition": c, "subgroup": s, "reference": ref, "metric": spec.name,
                              "value": float(v)} for c, s, v in zip(conds, subgroups, vals, strict=True))
 
     # summaries with paired bootstrap intervals
     group_names = [g for g in SUBGROUP_ORDER if g in subgroups] + sorted(set(subgroups) - set(SUBGROUP_ORDER))
     groups = {g: np.array([k for k, s in enumerate(subgroups) if s == g]) for g in group_names}
     groups[OVERALL] = np.arange(n)
+    set_specs = [spec for spec in specs if not spec.per_perturbation]
     summary: list[dict[str, Any]] = []
     for g, members in groups.items():
         boot = bootstrap_indices(len(members), n_boot, seed, g) if n_boot > 0 else np.zeros((0, len(members)), int)
@@ -363,32 +347,25 @@ def evaluate(
                 lo = hi = np.nan
             summary.append({"model": name, "reference": ref, "subgroup": g, "metric": mname, "mean": mean,
                             "ci_low": lo, "ci_high": hi, "n": finite})
-        for (name, ref), sv in set_values.items():
-            ks = sv["k"][0]
-            pm, tm = sv["mag"]
-            inside = np.isin(ks, members)
-            pm_g, tm_g = pm[inside], tm[inside]
-            gboot = bootstrap_indices(len(pm_g), n_boot, seed, f"gi:{g}") if n_boot > 0 else None
-            for mname in selected:
-                spec = METRICS[mname]
-                if spec.kind != "gi_set":
-                    continue
-                if mname == "gi_mag_pearson":
-                    value = pearson(pm_g, tm_g)
-                    if gboot is not None and len(pm_g) > 2 and np.isfinite(value):
-                        bs = np.array([pearson(pm_g[i], tm_g[i]) for i in gboot])
-                        alpha = (1 - ci) / 2
-                        lo, hi = np.nanquantile(bs, alpha), np.nanquantile(bs, 1 - alpha)
-                    else:
-                        lo = hi = np.nan
-                else:
-                    value = top_bottom_overlap(pm_g, tm_g, 20, top=mname == "gi_synergy_overlap")
-                    lo = hi = np.nan
-                summary.append({"model": name, "reference": ref, "subgroup": g, "metric": mname, "mean": value,
-                                "ci_low": lo, "ci_high": hi, "n": len(pm_g)})
+        if not set_specs:
+            continue
+        inside = np.flatnonzero(np.isin(doubles, members))  # this subgroup's doubles
+        gboot = bootstrap_indices(len(inside), n_boot, seed, f"gi:{g}") if n_boot > 0 else None
+        for (name, ref), inputs in set_inputs.items():
+            pred_g = [inputs.pred_gi[i] for i in inside]
+            true_g = [inputs.true_gi[i] for i in inside]
+            for spec in set_specs:
+                value = spec.score_set(pred_g, true_g)
+                lo = hi = np.nan
+                if spec.bootstrap and gboot is not None and len(inside) > 2 and np.isfinite(value):
+                    bs = np.array([spec.score_set([pred_g[j] for j in i], [true_g[j] for j in i]) for i in gboot])
+                    alpha = (1 - ci) / 2
+                    lo, hi = np.nanquantile(bs, alpha), np.nanquantile(bs, 1 - alpha)
+                summary.append({"model": name, "reference": ref, "subgroup": g, "metric": spec.name, "mean": value,
+                                "ci_low": lo, "ci_high": hi, "n": len(inside)})
                 if g == OVERALL:
                     rows.append({"model": name, "condition": "*", "subgroup": OVERALL, "reference": ref,
-                                 "metric": mname, "value": float(value)})
+                                 "metric": spec.name, "value": float(value)})
     summary_df = pd.DataFrame(summary, columns=["model", "reference", "subgroup", "metric", "mean", "ci_low",
                                                 "ci_high", "n"])
     summary_df["higher_is_better"] = summary_df.metric.map(lambda m: METRICS[m].higher_is_better).astype(bool)
@@ -406,7 +383,7 @@ def evaluate(
         controls=ctrl_n,
         observed=observed_all[:n],
         predicted={k: v[:n] for k, v in predicted.items()},
-        de_top={c: idx_sets["de20"][k] for k, c in enumerate(conds)},
+        de_top={c: gene_sets["de20"][k] for k, c in enumerate(conds)},
         settings={"n_boot": n_boot, "seed": seed, "ci": ci, "noise_free": bool(use_truth),
                   "n_top_expressed": n_top_expressed, "metrics": selected, "gi_doubles": len(gi_rows)},
     )

@@ -7,13 +7,17 @@ set (the top-20 DE genes of that perturbation, say). ``delta`` means "change fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from reactomenet.errors import InputError, NotFoundError, did_you_mean
+
+if TYPE_CHECKING:  # _gi imports this module
+    from biodsnn.evaluate._gi import GIScores
 
 GeneSet = Literal["all", "de20", "de20_nd", "ctrl_top1000", "targets_excluded", "single_target_excluded", "gi"]
 MetricKind = Literal["perturbation", "cross", "gi_double", "gi_set"]
@@ -246,9 +250,133 @@ def top_bottom_overlap(pred_scores: np.ndarray, true_scores: np.ndarray, k: int 
     return len(ps & ts) / k
 
 
+def _magnitudes(scores: Sequence[GIScores]) -> np.ndarray:
+    return np.array([s.magnitude for s in scores], dtype=np.float64)
+
+
+def gi_magnitude_error(pred: GIScores, true: GIScores) -> float:
+    """``|predicted − true|`` GI magnitude of one double (``gi_double`` metric).
+
+    Example:
+        >>> from biodsnn.evaluate._gi import GIScores
+        >>> s = lambda m: GIScores(m, 0.0, m, 1.0, 0.0, 1.0, 0.0, 1.0)
+        >>> gi_magnitude_error(s(1.5), s(2.0))
+        0.5
+    """
+    return float(abs(pred.magnitude - true.magnitude))
+
+
+def gi_magnitude_pearson(pred: Sequence[GIScores], true: Sequence[GIScores]) -> float:
+    """Pearson of predicted against true GI magnitudes over a set of doubles (``gi_set`` metric, paper Fig. 6).
+
+    Example:
+        >>> from biodsnn.evaluate._gi import GIScores
+        >>> s = lambda m: GIScores(m, 0.0, m, 1.0, 0.0, 1.0, 0.0, 1.0)
+        >>> gi_magnitude_pearson([s(1.0), s(2.0), s(3.0)], [s(2.0), s(4.0), s(6.0)])
+        1.0
+    """
+    return pearson(_magnitudes(pred), _magnitudes(true))
+
+
+def gi_magnitude_overlap(pred: Sequence[GIScores], true: Sequence[GIScores], k: int = 20, *, top: bool = True) -> float:
+    """Fraction of the true top-``k`` (synergy) or, with ``top=False``, bottom-``k`` (suppressor) GI-magnitude
+    doubles that the prediction also ranks there (``gi_set`` metric; :func:`top_bottom_overlap`).
+
+    Example:
+        >>> from biodsnn.evaluate._gi import GIScores
+        >>> s = lambda m: GIScores(m, 0.0, m, 1.0, 0.0, 1.0, 0.0, 1.0)
+        >>> pred, true = [s(v) for v in (3.0, 2.0, 1.0, 0.0)], [s(v) for v in (3.0, 0.0, 2.0, 1.0)]
+        >>> gi_magnitude_overlap(pred, true, k=2), gi_magnitude_overlap(pred, true, k=2, top=False)
+        (0.5, 0.5)
+    """
+    return top_bottom_overlap(_magnitudes(pred), _magnitudes(true), k, top=top)
+
+
+#: The gene sets each kind of metric may name (``evaluate`` builds exactly these).
+KIND_GENE_SETS: dict[str, tuple[str, ...]] = {
+    "perturbation": ("all", "de20", "de20_nd", "ctrl_top1000"),
+    "cross": ("all", "targets_excluded", "single_target_excluded"),
+    "gi_double": ("gi",),
+    "gi_set": ("gi",),
+}
+
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """What :func:`biodsnn.evaluate.evaluate` hands every metric: one model against one reference, ``n`` perturbations.
+
+    Built once per model × reference; each registered metric reads the part its kind needs
+    (:meth:`MetricSpec.values`, :meth:`MetricSpec.score_set`).
+
+    Attributes:
+        pred: ``(n, n_genes)`` predicted means of the evaluated perturbations.
+        true: ``(n, n_genes)`` true means, rows in the same order.
+        ctrl: ``(n, n_genes)`` each perturbation's own control mean (its context's); a change is a mean minus this.
+        genes: gene set → per perturbation the gene indices it keeps; the ``perturbation`` kind's sets (``all``
+            needs no entry).
+        excluded: gene set → per perturbation the gene indices it leaves out; the ``cross`` kind's sets (``all``,
+            leaving none out, needs no entry).
+        doubles: positions (``0…n−1``) of the doubles whose two singles were measured, in order.
+        pred_gi: the predicted GI scores of those doubles (:class:`biodsnn.evaluate.GIScores`), aligned with
+            ``doubles``.
+        true_gi: the true GI scores of those doubles, aligned with ``doubles``.
+
+    Raises:
+        InputError: ``pred``, ``true`` or ``ctrl`` differ in shape or hold NaN or infinite values.
+
+    Example:
+        >>> x = np.ones((2, 3))
+        >>> MetricInputs(x, x + 1, x).n
+        2
+    """
+
+    pred: np.ndarray
+    true: np.ndarray
+    ctrl: np.ndarray
+    genes: Mapping[str, Sequence[np.ndarray]] = field(default_factory=dict)
+    excluded: Mapping[str, Sequence[np.ndarray]] = field(default_factory=dict)
+    doubles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pred_gi: Sequence[GIScores] = ()
+    true_gi: Sequence[GIScores] = ()
+
+    def __post_init__(self) -> None:
+        for what in ("pred", "true", "ctrl"):
+            arr = np.asarray(getattr(self, what), dtype=np.float64)
+            if arr.ndim != 2 or arr.shape != np.shape(self.pred):
+                raise InputError(f"metric inputs: {what} has shape {arr.shape}, expected {np.shape(self.pred)} "
+                                 "(perturbations × genes)")
+            if not np.isfinite(arr).all():
+                bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+                raise InputError(f"metric inputs: {what} holds NaN or infinite values (row {bad}); metrics need "
+                                 "finite means: check the data or the model")
+            object.__setattr__(self, what, arr)
+        object.__setattr__(self, "doubles", np.asarray(self.doubles, dtype=np.int64))
+        if not len(self.doubles) == len(self.pred_gi) == len(self.true_gi):
+            raise InputError(f"metric inputs: {len(self.doubles)} doubles but {len(self.pred_gi)} predicted and "
+                             f"{len(self.true_gi)} true GI scores")
+
+    @property
+    def n(self) -> int:
+        """Number of evaluated perturbations."""
+        return int(self.pred.shape[0])
+
+
 @dataclass(frozen=True)
 class MetricSpec:
-    """One registered metric: its name, direction, gene set and how it is computed.
+    """One registered metric: its name, direction, gene set, and the function that computes it.
+
+    ``evaluate`` computes every metric through its spec (:meth:`values` or :meth:`score_set`); the ``kind`` says
+    which inputs ``func`` takes:
+
+    * ``perturbation``: one value per perturbation from its own means, ``func(pred, true, ctrl, idx) -> float``
+      on ``(n_genes,)`` vectors, ``idx`` the gene set's indices for that perturbation (None: all genes);
+    * ``cross``: one value per perturbation that needs all of them at once (the discrimination score),
+      ``func(pred_delta, true_delta, exclude) -> (n,) array`` on ``(n, n_genes)`` changes from control, ``exclude``
+      the gene set's per-perturbation genes to leave out (None: none);
+    * ``gi_double``: one value per double whose two singles were measured, ``func(pred, true) -> float`` on its
+      predicted and true :class:`biodsnn.evaluate.GIScores`; NaN for the other perturbations;
+    * ``gi_set``: one value per subgroup of such doubles, ``func(pred, true) -> float`` on aligned sequences of
+      :class:`biodsnn.evaluate.GIScores`.
 
     Attributes:
         name: the key used in tables, Parquet and the CLI.
@@ -257,13 +385,19 @@ class MetricSpec:
             (the 1,000 genes most expressed in control), ``targets_excluded`` (all genes but the perturbed ones),
             ``single_target_excluded`` (all genes but a single perturbation's target: cell-eval leaves out the gene
             named like the label, and a double's label ``A+B`` names no gene) or ``gi`` (all genes, double
-            perturbations only).
-        kind: ``perturbation`` (one value per perturbation from its own means), ``cross`` (one value per
-            perturbation that needs all of them: PDS), ``gi_double`` (one value per double with both singles
-            measured) or ``gi_set`` (one value per subgroup of doubles).
+            perturbations only); :data:`KIND_GENE_SETS` lists those each kind may name.
+        kind: ``perturbation``, ``cross``, ``gi_double`` or ``gi_set`` (above).
         description: one line for the docs and the report.
-        func: the function: ``func(pred, true, ctrl, idx)`` for ``perturbation`` metrics, ``func(pred_delta,
-            true_delta, exclude)`` for ``cross`` metrics (over all evaluated perturbations at once), else None.
+        func: the function, with the signature its kind calls for (above).
+        best: the value a perfect prediction scores (None where none is defined).
+        bootstrap: ``gi_set`` only: give the value an interval by resampling the doubles (False where a resample's
+            repeated doubles make the score meaningless, as for the top-k overlaps).
+
+    Example:
+        >>> spec = MetricSpec("max_abs_error", False, "all", "perturbation", "largest |pred − true|",
+        ...                   lambda p, t, c, idx: float(np.max(np.abs(p - t))), best=0.0)
+        >>> spec.values(MetricInputs(np.zeros((2, 3)), np.ones((2, 3)), np.zeros((2, 3)))).tolist()
+        [1.0, 1.0]
     """
 
     name: str
@@ -271,19 +405,92 @@ class MetricSpec:
     gene_set: GeneSet
     kind: MetricKind
     description: str
-    func: Callable[..., float] | None = None
+    func: Callable[..., Any]
+    best: float | None = None
+    bootstrap: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KIND_GENE_SETS:
+            raise InputError(f"metric {self.name!r}: unknown kind {self.kind!r}; choose one of "
+                             f"{', '.join(KIND_GENE_SETS)}")
+        if self.gene_set not in KIND_GENE_SETS[self.kind]:
+            raise InputError(f"metric {self.name!r}: a {self.kind} metric takes gene set "
+                             f"{' or '.join(KIND_GENE_SETS[self.kind])}, not {self.gene_set!r}")
+        if not callable(self.func):
+            raise InputError(f"metric {self.name!r}: func must be a function (see MetricSpec for its signature)")
+
+    def _gene_set(self, sets: Mapping[str, Any]) -> Any:
+        if self.gene_set not in sets:
+            raise InputError(f"metric {self.name!r} needs gene set {self.gene_set!r}, which the inputs do not hold")
+        return sets[self.gene_set]
+
+    @property
+    def per_perturbation(self) -> bool:
+        """True when the metric gives one value per perturbation (:meth:`values`), False for a set-level score."""
+        return self.kind != "gi_set"
+
+    @property
+    def uses_gi(self) -> bool:
+        """True for the genetic-interaction metrics, which need doubles whose two singles were measured."""
+        return self.kind in ("gi_double", "gi_set")
+
+    def values(self, inputs: MetricInputs) -> np.ndarray:
+        """The metric's ``(n,)`` values on ``inputs``, one per perturbation (NaN where it is not defined).
+
+        Raises:
+            InputError: a set-level (``gi_set``) metric, or ``func`` returned the wrong number of values.
+
+        Example:
+            >>> x = np.array([[1.0, 2.0], [3.0, 5.0]])
+            >>> get_metric("mse").values(MetricInputs(x, x + 1, np.zeros_like(x))).tolist()
+            [1.0, 1.0]
+        """
+        n = inputs.n
+        if self.kind == "perturbation":
+            sets = [None] * n if self.gene_set == "all" else self._gene_set(inputs.genes)
+            out = np.array([self.func(inputs.pred[k], inputs.true[k], inputs.ctrl[k], sets[k]) for k in range(n)],
+                           dtype=np.float64).reshape(n)
+        elif self.kind == "cross":
+            exclude = None if self.gene_set == "all" else self._gene_set(inputs.excluded)
+            out = np.asarray(self.func(inputs.pred - inputs.ctrl, inputs.true - inputs.ctrl, exclude),
+                             dtype=np.float64)
+        elif self.kind == "gi_double":
+            out = np.full(n, np.nan)
+            out[inputs.doubles] = [self.func(p, t) for p, t in zip(inputs.pred_gi, inputs.true_gi, strict=True)]
+        else:
+            raise InputError(f"{self.name} is a set-level score (one value per subgroup); use score_set")
+        if out.shape != (n,):
+            raise InputError(f"metric {self.name!r} returned {out.shape} values for {n} perturbations; "
+                             f"its func must return one value per perturbation")
+        return out
+
+    def score_set(self, pred: Sequence[GIScores], true: Sequence[GIScores]) -> float:
+        """The set-level (``gi_set``) score of aligned predicted and true GI scores of a set of doubles.
+
+        Example:
+            >>> from biodsnn.evaluate._gi import GIScores
+            >>> s = lambda m: GIScores(m, 0.0, m, 1.0, 0.0, 1.0, 0.0, 1.0)
+            >>> get_metric("gi_mag_pearson").score_set([s(1.0), s(2.0), s(4.0)], [s(1.0), s(2.0), s(4.0)])
+            1.0
+        """
+        if self.per_perturbation:
+            raise InputError(f"{self.name} gives one value per perturbation; use values")
+        return float(self.func(pred, true))
 
 
 METRICS: dict[str, MetricSpec] = {}
 
 
 def register_metric(spec: MetricSpec) -> MetricSpec:
-    """Add ``spec`` to the registry (a name may be registered once).
+    """Add ``spec`` to the registry (a name may be registered once); :func:`biodsnn.evaluate.evaluate` then
+    computes it with every other metric, by its ``func``.
 
     Example:
         >>> "mse_de20" in METRICS
         True
     """
+    if not isinstance(spec, MetricSpec):
+        raise InputError(f"register_metric takes a MetricSpec, not {type(spec).__name__}")
     if spec.name in METRICS:
         raise InputError(f"metric {spec.name!r} is already registered; choose another name")
     METRICS[spec.name] = spec
@@ -321,58 +528,64 @@ _SETS: dict[str, tuple[GeneSet, str]] = {
 }
 for _suffix, (_gs, _words) in _SETS.items():
     register_metric(
-        MetricSpec(f"mse{_suffix}", False, _gs, "perturbation", f"MSE of mean expression over {_words}", mse)
+        MetricSpec(f"mse{_suffix}", False, _gs, "perturbation", f"MSE of mean expression over {_words}", mse, 0.0)
     )
     register_metric(
         MetricSpec(f"pearson{_suffix}", True, _gs, "perturbation", f"Pearson of mean expression over {_words}",
-                   pearson_expression)
+                   pearson_expression, 1.0)
     )
     register_metric(
         MetricSpec(f"pearson_delta{_suffix}", True, _gs, "perturbation",
-                   f"Pearson of the change from control over {_words}", pearson_delta)
+                   f"Pearson of the change from control over {_words}", pearson_delta, 1.0)
     )
     register_metric(
         MetricSpec(f"direction{_suffix}", True, _gs, "perturbation",
-                   f"fraction of {_words} whose change has the true sign", direction_correct)
+                   f"fraction of {_words} whose change has the true sign", direction_correct, 1.0)
     )
 register_metric(
-    MetricSpec("mae", False, "all", "perturbation", "MAE of mean expression over all genes (cell-eval's mae)", mae)
+    MetricSpec("mae", False, "all", "perturbation", "MAE of mean expression over all genes (cell-eval's mae)", mae,
+               0.0)
 )
 register_metric(
     MetricSpec("within5_de20", True, "de20", "perturbation",
-               "fraction of the top-20 DE genes predicted within ±5 % of the true mean (paper Fig. 4)", within_fraction)
+               "fraction of the top-20 DE genes predicted within ±5 % of the true mean (paper Fig. 4)", within_fraction,
+               1.0)
 )
 register_metric(
     MetricSpec("l2_ctrl1000", False, "ctrl_top1000", "perturbation",
-               "L2 distance over the 1,000 genes most expressed in control (Ahlmann-Eltze 2025)", l2_distance)
+               "L2 distance over the 1,000 genes most expressed in control (Ahlmann-Eltze 2025)", l2_distance, 0.0)
 )
 register_metric(
     MetricSpec("pearson_delta_ctrl1000", True, "ctrl_top1000", "perturbation",
                "Pearson of the change over the 1,000 genes most expressed in control (Ahlmann-Eltze 2025)",
-               pearson_delta)
+               pearson_delta, 1.0)
 )
 register_metric(
     MetricSpec("pds_l1", False, "targets_excluded", "cross",
                "perturbation discrimination: normalised rank of the true effect by L1 distance (0 perfect, 0.5 random)",
-               discrimination_ranks)
+               discrimination_ranks, 0.0)
 )
 register_metric(
     MetricSpec("pds_l1_celleval", True, "single_target_excluded", "cross",
                "cell-eval's discrimination_score_l1: 1 − rank of the true effect / n (1 perfect; docs/evaluation.md)",
-               discrimination_celleval)
+               discrimination_celleval, 1.0)
 )
 register_metric(
     MetricSpec("gi_mag_abs_error", False, "gi", "gi_double",
-               "|predicted − true| GI magnitude √(c1²+c2²) of a double (Theil–Sen, no intercept)")
+               "|predicted − true| GI magnitude √(c1²+c2²) of a double (Theil–Sen, no intercept)", gi_magnitude_error,
+               0.0)
 )
 register_metric(
-    MetricSpec("gi_mag_pearson", True, "gi", "gi_set", "Pearson of predicted against true GI magnitudes of the doubles")
+    MetricSpec("gi_mag_pearson", True, "gi", "gi_set", "Pearson of predicted against true GI magnitudes of the doubles",
+               gi_magnitude_pearson, 1.0)
 )
 register_metric(
     MetricSpec("gi_synergy_overlap", True, "gi", "gi_set",
-               "fraction of the true top-20 magnitude (synergy) doubles also predicted top-20")
+               "fraction of the true top-20 magnitude (synergy) doubles also predicted top-20",
+               partial(gi_magnitude_overlap, top=True), 1.0, bootstrap=False)
 )
 register_metric(
     MetricSpec("gi_suppressor_overlap", True, "gi", "gi_set",
-               "fraction of the true bottom-20 magnitude (suppressor) doubles also predicted bottom-20")
+               "fraction of the true bottom-20 magnitude (suppressor) doubles also predicted bottom-20",
+               partial(gi_magnitude_overlap, top=False), 1.0, bootstrap=False)
 )

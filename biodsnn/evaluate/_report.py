@@ -218,7 +218,8 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
         scores = [{k: _clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
         gi_rows = [{k: _clean(v) for k, v in row.items()} for row in result.gi.to_dict(orient="records")]
         write_json({**meta, "metrics": {n: {"higher_is_better": s.higher_is_better, "gene_set": s.gene_set,
-                                            "kind": s.kind, "description": s.description}
+                                            "kind": s.kind, "description": s.description,
+                                            "best": s.best}
                                         for n, s in METRICS.items()},
                     "subgroups": dict(result.subgroups), "scores": scores, "gi": gi_rows},
                    tmp / "summary.json")
@@ -228,10 +229,13 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str], *, t
 
             for c in chosen:
                 safe = "".join(ch if ch.isalnum() or ch in "+-_." else "_" for ch in c)
-                pngs.append(pl.plot_de_changes(result, c, tmp / f"de_{safe}.png"))
+                pngs.append(tmp / f"de_{safe}.png")
+                pl.plot_de_changes(result, c, pngs[-1])
             if not result.gi.empty:
-                pngs.append(pl.plot_gi_magnitudes(result, tmp / "gi_magnitude.png"))
-            pngs.append(pl.plot_within5(result, tmp / "within5.png"))
+                pngs.append(tmp / "gi_magnitude.png")
+                pl.plot_gi_magnitudes(result, pngs[-1])
+            pngs.append(tmp / "within5.png")
+            pl.plot_within5(result, pngs[-1])
         for src in map(Path, attachments):
             import shutil
 
@@ -259,7 +263,7 @@ def print_summary(result: EvaluationResult, metrics: Sequence[str] = ("mse_de20"
         spec = METRICS[m]
         t = result.table(m, reference)
         table = Table(title=f"{m} ({'↑' if spec.higher_is_better else '↓'} better, {reference})")
-        table.add_column("model", style="bold", no_wrap=True)
+        table.add_column("model", style="bold", overflow="fold")  # long run names wrap, never cut
         for c in t.columns:
             table.add_column(str(c), justify="right")
         for model in t.index:

@@ -6,9 +6,10 @@ from biodsnn.modules._attention import (
     dense_masked_attention,
     edge_attention,
 )
-from biodsnn.modules._biodsnn import VARIANTS, BioDSNNModule, ModuleOutput, Variant, get_variant, prepare_mask
+from biodsnn.modules._biodsnn import BioDSNNModule, ModuleOutput, prepare_mask
 from biodsnn.modules._loss import perturbation_loss
 from biodsnn.modules._vae import ControlVAE
+from biodsnn.variants import VARIANTS, Variant, get_variant  # re-exported: the network of each name
 
 __all__ = [
     "VARIANTS",

@@ -166,6 +166,10 @@ def edge_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torc
         mask = SparseMask(mask, q.shape[1])
     elif mask.n != q.shape[1]:
         raise ValueError(f"the mask covers {mask.n} nodes but the input has {q.shape[1]}")
+    if q.dtype in (torch.bfloat16, torch.float16):
+        # under autocast (the bf16 option) the sparse CSR kernels run in float32: they have no bf16 version on CPU
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            return _CSRAttention.apply(q.float() * (1.0 / math.sqrt(q.shape[-1])), k.float(), v.float(), mask)
     return _CSRAttention.apply(q * (1.0 / math.sqrt(q.shape[-1])), k, v, mask)
 
 

@@ -1,13 +1,13 @@
 """The BioDSNN network (pure torch + torch_geometric): data-driven VAE stream + knowledge-driven graph/attention stream.
 
 Everything is built in ``__init__`` (the published code built its VAE and transformer inside ``forward()``, so they were
-re-initialised on every call and never trained). Variants are rows of one registry and share one code path.
+re-initialised on every call and never trained). Variants are rows of one registry (:mod:`biodsnn.variants`) and share
+one code path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
@@ -16,48 +16,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from biodsnn.modules._attention import MaskedTransformerLayer
 from biodsnn.modules._vae import ControlVAE
-from reactomenet.errors import InputError, did_you_mean
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One named architecture: which parts of the network are switched on."""
-
-    name: str
-    use_vae: bool
-    cross_gene: Literal["attention", "none", "mlp"]
-    attention: Literal["sparse", "dense"] = "sparse"
-    additive_prior: bool = False
-    description: str = ""
-
-
-VARIANTS: dict[str, Variant] = {
-    v.name: v
-    for v in (
-        Variant("full", True, "attention", "sparse", description="BioDSNN: VAE + Reactome-masked transformer"),
-        Variant("noVAE", False, "attention", "sparse", description="control expression added as is (no VAE)"),
-        Variant("noAttention", True, "none", description="no transformer layer between fusion and projection"),
-        Variant("noMask", True, "attention", "dense", description="transformer attends to all gene pairs"),
-        Variant("gears", False, "mlp", description="GEARS: cross-gene MLP instead of attention, control + effect"),
-        Variant("additive_residual", True, "attention", "sparse", additive_prior=True,
-                description="observed single effects (the knowledge stream for singles never measured) + a "
-                            "learned interaction head"),
-    )
-}
-
-
-def get_variant(name: str) -> Variant:
-    """Look a variant up by name (InputError with close matches when unknown).
-
-    Example:
-        >>> get_variant("noVAE").use_vae
-        False
-    """
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        hint = did_you_mean(name, VARIANTS, cutoff=0.3)
-        raise InputError(f"unknown BioDSNN variant {name!r}{hint}: choose one of {', '.join(VARIANTS)}") from None
+from biodsnn.variants import get_variant
+from reactomenet.errors import InputError
 
 
 def _distinct_members(cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -105,6 +65,16 @@ def normalised_adjacency(edge_index: torch.Tensor, edge_weight: torch.Tensor, n:
     return crow, src[order].contiguous(), w[order].contiguous()
 
 
+def soft_threshold(x: torch.Tensor, level: torch.Tensor | float) -> torch.Tensor:
+    """``sign(x) · max(|x| − level, 0)``: entries within ``level`` of zero become zero, the others move toward it.
+
+    Example:
+        >>> soft_threshold(torch.tensor([-0.5, 0.1, 0.3]), 0.2).tolist()
+        [-0.30000001192092896, 0.0, 0.10000000894069672]
+    """
+    return torch.sign(x) * torch.clamp(x.abs() - level, min=0)
+
+
 def prepare_mask(edge_index: torch.Tensor, n_genes: int) -> torch.Tensor:
     """Add the diagonal, drop duplicates and sort by (destination, source).
 
@@ -125,11 +95,13 @@ N_INTERACTION_FEATURES = 5
 INTERACTION_GENE_DIM = 8
 
 
+@dataclass
 class ModuleOutput:
-    """Per-cell predictions plus what the loss needs."""
+    """Per-cell predictions plus what the loss needs (a dataclass, so DistributedDataParallel finds its tensors)."""
 
-    def __init__(self, pred: torch.Tensor, effect: torch.Tensor, vae: ControlVAE.Output | None) -> None:
-        self.pred, self.effect, self.vae = pred, effect, vae
+    pred: torch.Tensor
+    effect: torch.Tensor
+    vae: ControlVAE.Output | None
 
 
 class BioDSNNModule(nn.Module):
@@ -278,6 +250,9 @@ class BioDSNNModule(nn.Module):
         # saved with the weights
         self.register_buffer("prior_scale", torch.ones(()))
         self.register_buffer("effect_scale", torch.ones(()))
+        # the learned change beyond the prior is soft-thresholded at this level before scaling (0: kept as is):
+        # a perturbation moves few genes, so small learned changes are mostly noise; fitted with the scales
+        self.register_buffer("effect_threshold", torch.zeros(()))
         self.joint_w1: nn.Parameter | None = None
         self.compose_members = bool(compose_members) and not self.variant.additive_prior
         if self.compose_members:
@@ -381,9 +356,10 @@ class BioDSNNModule(nn.Module):
         estimate = self.single_effect[singles]
         if not bool(seen.all()):  # the stream once per distinct unseen single
             unseen = (~seen).nonzero(as_tuple=True)[0]
-            estimate = estimate.index_copy(0, unseen, self._knowledge_stream(singles[unseen].unsqueeze(1)))
+            estimate = estimate.index_copy(0, unseen, self._knowledge_stream(singles[unseen].unsqueeze(1))
+                                           .to(estimate.dtype))
         out = out.index_add(0, rows[member_row], estimate[inverse])
-        return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)))
+        return out.index_add(0, rows, self._interaction_head(estimate[inverse], member_row, len(rows)).to(out.dtype))
 
     def _split_context(self, cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The gene members of each row (context tokens padded out) and each row's context (−1: none)."""
@@ -396,17 +372,19 @@ class BioDSNNModule(nn.Module):
 
     def _with_mean(self, cond_perts: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Add the per-context mean effect to every row that perturbs a gene (controls stay at no change), then
-        scale the untrained prior by ``prior_scale`` a and what was learned beyond it by ``effect_scale`` b:
-        a · prior + b · (effect − prior)."""
+        scale the untrained prior by ``prior_scale`` a and what was learned beyond it, soft-thresholded at
+        ``effect_threshold`` λ, by ``effect_scale`` b: a · prior + b · soft(effect − prior, λ), where
+        soft(x, λ) = sign(x) · max(|x| − λ, 0)."""
+        untouched = bool(self.effect_scale == 1) and bool(self.prior_scale == 1) and bool(self.effect_threshold == 0)
         if self.mean_effect is None:
-            return out if bool(self.effect_scale == 1) else self.effect_scale * out
+            return out if untouched else self.effect_scale * soft_threshold(out, self.effect_threshold)
         genes, context = self._split_context(cond_perts)
         perturbed = ((genes >= 0).sum(1) > 0).to(out.dtype).unsqueeze(1)
         full = out + perturbed * self.mean_effect[context.clamp(min=0)]
-        if bool(self.effect_scale == 1) and bool(self.prior_scale == 1):
+        if untouched:
             return full
         prior = perturbed * self.mean_prior[context.clamp(min=0)]
-        return self.prior_scale * prior + self.effect_scale * (full - prior)
+        return self.prior_scale * prior + self.effect_scale * soft_threshold(full - prior, self.effect_threshold)
 
     def _composed(self, cond_perts: torch.Tensor) -> torch.Tensor:
         """``Σ_{p ∈ c} K({p}) + J(c)``: the stream once per distinct member, plus the joint pass J of each
@@ -417,7 +395,7 @@ class BioDSNNModule(nn.Module):
             singles, inverse, owner = _distinct_members(genes)
             if len(singles) == 0:
                 return out
-            out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse])
+            out = out.index_add(0, owner, self._knowledge_stream(singles.unsqueeze(1))[inverse].to(out.dtype))
         else:
             valid = genes >= 0
             owner = valid.nonzero(as_tuple=True)[0]
@@ -426,10 +404,10 @@ class BioDSNNModule(nn.Module):
             if len(pairs) == 0:
                 return out
             distinct, inverse = torch.unique(pairs, dim=0, return_inverse=True)
-            out = out.index_add(0, owner, self._knowledge_stream(distinct)[inverse])
+            out = out.index_add(0, owner, self._knowledge_stream(distinct)[inverse].to(out.dtype))
         multi = ((genes >= 0).sum(1) >= 2).nonzero(as_tuple=True)[0]
         if len(multi):
-            out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True))
+            out = out.index_add(0, multi, self._knowledge_stream(cond_perts[multi], joint=True).to(out.dtype))
         return out
 
     def _interaction_head(self, effects: torch.Tensor, member_row: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -455,7 +433,7 @@ class BioDSNNModule(nn.Module):
             row, member = (cols >= 0).nonzero(as_tuple=True)
             own = (row, cols[row, member])  # (condition, column) of each measured perturbed gene
         if self.perturbed_marker is not None:
-            h = h.index_put(own, self.perturbed_marker.expand(len(row), -1), accumulate=True)
+            h = h.index_put(own, self.perturbed_marker.expand(len(row), -1).to(h.dtype), accumulate=True)
         h = torch.relu(self.fused_norm(h))
         if self.transformer is not None:
             h = self.transformer(h, self.mask_edge_index)
@@ -471,7 +449,7 @@ class BioDSNNModule(nn.Module):
             out = (cat * self.gene_w2).sum(-1) + self.gene_b2
         if self.own_head is not None:
             features = torch.cat([h[own], self.control_mean[own[1]].unsqueeze(-1)], -1)
-            out = out.index_put(own, self.own_head(features).squeeze(-1), accumulate=True)
+            out = out.index_put(own, self.own_head(features).squeeze(-1).to(out.dtype), accumulate=True)
         return out
 
     # -- data stream + output ----------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -25,11 +27,13 @@ class ControlVAE(nn.Module):
         True
     """
 
+    @dataclass
     class Output:
         """The regenerated expression with the latent statistics the loss needs."""
 
-        def __init__(self, recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
-            self.recon, self.mu, self.logvar = recon, mu, logvar
+        recon: torch.Tensor
+        mu: torch.Tensor
+        logvar: torch.Tensor
 
     def __init__(self, n_genes: int, *, intermediate: int = 32, latent: int = 16,
                  init_output: torch.Tensor | None = None) -> None:

@@ -12,27 +12,59 @@ Example:
     # ['R-HSA-109581']
 """
 
-from reactomenet.neo4j._backend import Neo4jBackend
-from reactomenet.neo4j._connection import (
-    DATABASE_ENV,
-    DEFAULT_URI,
-    DEFAULT_USER,
-    PASSWORD_ENV,
-    URI_ENV,
-    USER_ENV,
-    Connection,
-)
-from reactomenet.neo4j._load import LoadReport, load_release
-from reactomenet.neo4j._schema import all_metadata, read_metadata
-from reactomenet.neo4j.errors import (
-    AuthenticationError,
-    IncompleteLoadError,
-    Neo4jError,
-    NotLoadedError,
-    ReleaseMismatchError,
-    ServerError,
-    ServerUnavailableError,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reactomenet._lazy import lazy_exports
+
+# Public names load on first use, so `reactomenet.neo4j.errors` and `.server` (used by every `reactomenet` command's
+# option parsing) do not import the driver, numpy and scipy.
+_EXPORTS = {
+    "Neo4jBackend": "reactomenet.neo4j._backend",
+    **dict.fromkeys(
+        ("DATABASE_ENV", "DEFAULT_URI", "DEFAULT_USER", "PASSWORD_ENV", "URI_ENV", "USER_ENV", "Connection"),
+        "reactomenet.neo4j._connection",
+    ),
+    **dict.fromkeys(("LoadReport", "load_release"), "reactomenet.neo4j._load"),
+    **dict.fromkeys(("all_metadata", "read_metadata"), "reactomenet.neo4j._schema"),
+    **dict.fromkeys(
+        (
+            "AuthenticationError",
+            "IncompleteLoadError",
+            "Neo4jError",
+            "NotLoadedError",
+            "ReleaseMismatchError",
+            "ServerError",
+            "ServerUnavailableError",
+        ),
+        "reactomenet.neo4j.errors",
+    ),
+}
+
+if TYPE_CHECKING:
+    from reactomenet.neo4j._backend import Neo4jBackend
+    from reactomenet.neo4j._connection import (
+        DATABASE_ENV,
+        DEFAULT_URI,
+        DEFAULT_USER,
+        PASSWORD_ENV,
+        URI_ENV,
+        USER_ENV,
+        Connection,
+    )
+    from reactomenet.neo4j._load import LoadReport, load_release
+    from reactomenet.neo4j._schema import all_metadata, read_metadata
+    from reactomenet.neo4j.errors import (
+        AuthenticationError,
+        IncompleteLoadError,
+        Neo4jError,
+        NotLoadedError,
+        ReleaseMismatchError,
+        ServerError,
+        ServerUnavailableError,
+    )
+
 
 __all__ = [
     "DATABASE_ENV",
@@ -55,3 +87,6 @@ __all__ = [
     "load_release",
     "read_metadata",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -58,13 +58,13 @@ def test_benchmark_then_evaluate_the_run(tmp_path, monkeypatch):
                                "--epochs", "1", "--n-boot", "10", "--no-plots", "-o", str(bench)])
     assert res.exit_code == 0, res.output
     md = (bench / "report" / "report.md").read_text()
-    assert "| BioDSNN-noVAE |" in md and "| additive |" in md and "cells/s" in md
+    assert "| BioDSNN-noVAE(epochs=1) |" in md and "| additive |" in md and "cells/s" in md
     out = tmp_path / "report"
     res = runner.invoke(main, ["evaluate", str(bench / "runs" / "noVAE"), "--baselines", "control,additive",
                                "--report", str(out), "--n-boot", "10", "--combo", _a_double(bench)])
     assert res.exit_code == 0, res.output
     frame = pd.read_parquet(out / "metrics.parquet")
-    assert set(frame.model) == {"control", "additive", "BioDSNN-noVAE"}
+    assert set(frame.model) == {"control", "additive", "BioDSNN-noVAE(epochs=1)"}
     assert any(p.name.startswith("de_") for p in out.iterdir())
 
 

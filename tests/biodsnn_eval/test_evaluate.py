@@ -108,3 +108,17 @@ def test_compare_over_every_combination_pools_the_combo_subgroups(fake):
     weighted = sum(res.compare("off", "oracle", "mse", g).difference * sum(res.subgroups[c] == g for c in combos)
                    for g in groups) / len(combos)
     assert len(groups) >= 2 and cmp.difference == pytest.approx(weighted)
+
+
+def test_without_doubles_set_level_metrics_are_one_undefined_row_not_one_per_perturbation(fake):
+    data, split, de = fake
+    res = evaluate([Oracle(data)], data, split, de, n_boot=0, noise_free=False, gi=False)
+    sets = list_metrics("gi_set")
+    per = [m for m in list_metrics() if m not in sets]
+    rows = res.metrics
+    assert len(rows[rows.condition != "*"]) == len(split.test) * len(per)
+    star = rows[rows.condition == "*"]
+    assert sorted(star.metric) == sorted(sets) and star.value.isna().all()
+    assert res.gi.empty and res.metrics[res.metrics.metric == "gi_mag_abs_error"].value.isna().all()
+    s = res.summary[res.summary.metric.isin(sets)]
+    assert s["mean"].isna().all() and (s.n == 0).all()

@@ -104,3 +104,41 @@ def test_discrimination_score_with_two_perturbations_and_a_close_neighbour():
     pred = true.copy()
     pred[0] = [0.8, 0.0]
     assert discrimination_ranks(pred, true)[0] == 0.5
+
+
+def test_gi_metrics_through_evaluate_by_hand():
+    """Doubles built exactly as c1·A + c2·B from their singles, so Theil–Sen recovers (c1, c2) and every GI metric
+    is known by hand; the model predicts the singles right and the doubles with other coefficients."""
+    genes = [f"G{i}" for i in range(6)]
+    ctrl = np.ones(6)
+    effect = {"G0": np.array([1.0, 0.0, 2.0, -1.0, 0.5, 3.0]), "G1": np.array([0.0, 1.0, -1.0, 2.0, 1.5, -2.0]),
+              "G2": np.array([2.0, -1.0, 0.0, 1.0, -3.0, 1.0]), "G3": np.array([-1.0, 2.0, 1.0, 0.0, 2.0, 0.5])}
+    # true (c1, c2) with magnitudes 1, 2, 5, 10; predicted magnitudes √2, 4, 2, 13
+    true_c = {"G0+G1": (1.0, 0.0), "G0+G2": (0.0, 2.0), "G1+G3": (3.0, 4.0), "G2+G3": (6.0, 8.0)}
+    pred_c = {"G0+G1": (1.0, 1.0), "G0+G2": (0.0, 4.0), "G1+G3": (2.0, 0.0), "G2+G3": (5.0, 12.0)}
+
+    def means(coefs):
+        out = {f"{g}+ctrl": ctrl + e for g, e in effect.items()}
+        for c, (c1, c2) in coefs.items():
+            a, b = c.split("+")
+            out[c] = ctrl + c1 * effect[a] + c2 * effect[b]
+        return out
+
+    data = FakeData(genes, ctrl, means(true_c))
+    doubles = list(true_c)
+    split = FakeSplit(train=[f"{g}+ctrl" for g in effect], val=[], test=doubles,
+                      subgroup=dict.fromkeys(doubles, "combo_seen2"))
+    de = FakeDE({c: np.arange(6) for c in data.conditions}, {c: np.arange(6) for c in data.conditions})
+    res = evaluate([Fixed("m", means(pred_c))], data, split, de, n_boot=0, noise_free=False,
+                   metrics=["gi_mag_abs_error", "gi_mag_pearson", "gi_synergy_overlap", "gi_suppressor_overlap"])
+    errors = res.metrics[res.metrics.metric == "gi_mag_abs_error"].set_index("condition").value
+    assert errors[doubles].tolist() == pytest.approx([math.sqrt(2) - 1, 2.0, 3.0, 3.0])
+    # Pearson of (√2, 4, 2, 13) and (1, 2, 5, 10): x̄ = (19 + √2)/4, ȳ = 4.5
+    x, y = np.array([math.sqrt(2), 4.0, 2.0, 13.0]), np.array([1.0, 2.0, 5.0, 10.0])
+    xc, yc = x - (19 + math.sqrt(2)) / 4, y - 4.5
+    assert res.score("m", "gi_mag_pearson").mean == pytest.approx((xc @ yc) / math.sqrt((xc @ xc) * (yc @ yc)))
+    # k = ⌊4/2⌋ = 2: true top {G1+G3, G2+G3}, predicted top {G0+G2, G2+G3}: 1/2; bottom: true {G0+G1, G0+G2},
+    # predicted {G0+G1, G1+G3}: 1/2
+    assert res.score("m", "gi_synergy_overlap").mean == 0.5
+    assert res.score("m", "gi_suppressor_overlap").mean == 0.5
+    assert res.score("m", "gi_mag_abs_error").mean == pytest.approx((math.sqrt(2) - 1 + 8.0) / 4)

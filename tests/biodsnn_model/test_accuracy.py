@@ -28,7 +28,7 @@ def test_untrained_model_predicts_the_control_mean_for_every_condition(tiny, var
     assert np.allclose(pred, np.tile(tiny.data.control_mean, (len(conds), 1)), atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", [v for v in VARIANTS if not VARIANTS[v].additive_prior])
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if VARIANTS[v].settings["mean_effect_prior"]])
 def test_untrained_model_with_its_mean_prior_is_the_mean_baseline(tiny, variant: str) -> None:
     m = _model(tiny, variant)
     conds = [*tiny.data.conditions, "G09+G10", "G11+UNMEASURED1"]

@@ -513,6 +513,49 @@ def test_effect_scale_moves_between_the_prior_and_the_trained_effect() -> None:
     assert {"effect_scale", "prior_scale"} <= set(m.state_dict())  # saved with the weights
 
 
+def test_effect_threshold_soft_thresholds_the_learned_change_only() -> None:
+    """a · prior + b · soft(full − prior, λ), computed by hand; the prior and the controls are untouched."""
+    mean = torch.randn(2, 12, generator=torch.Generator().manual_seed(6))
+    m = _context_module(mean)
+    with torch.no_grad():
+        m.gene_w1.normal_()
+    cond = torch.tensor([[0, 3, 8], [5, 9, -1], [-1, 9, -1]])
+    full = m.knowledge(cond).detach()
+    m.effect_scale.fill_(0.0)
+    prior = m.knowledge(cond).detach()
+    m.effect_scale.fill_(0.7)
+    m.prior_scale.fill_(0.9)
+    level = float((full - prior).abs().median())
+    m.effect_threshold.fill_(level)
+    change = (full - prior).numpy()
+    by_hand = 0.9 * prior.numpy() + 0.7 * np.sign(change) * np.maximum(np.abs(change) - level, 0)
+    assert np.allclose(m.knowledge(cond).detach().numpy(), by_hand, atol=1e-6)
+    assert ((m.knowledge(cond) - 0.9 * prior).abs() < 1e-7).float().mean() > 0.3  # half the entries: the prior
+    assert torch.equal(m.knowledge(cond)[2], torch.zeros(12))  # a control stays no change
+    assert "effect_threshold" in m.state_dict()
+
+
+def test_shrinkage_fit_removes_diffuse_noise_and_never_loses_to_the_unthresholded_fit() -> None:
+    from biodsnn.model import _shrinkage_loss, shrinkage_fit, shrinkage_scales
+
+    rng = np.random.default_rng(1)
+    n, g = 6, 200
+    ctrl = np.zeros((n, g))
+    true = np.zeros((n, g))
+    true[:, :10] = rng.normal(0, 1.0, (n, 10))  # a perturbation moves few genes
+    prior = np.zeros((n, g))
+    learned = true + rng.normal(0, 0.1, (n, g))  # the learned change: the effect plus small noise on every gene
+    top = [np.arange(10)] * n
+    a, b, level = shrinkage_fit(learned, prior, true, ctrl, top)
+    _, b0 = shrinkage_scales(learned, prior, true, ctrl, top)
+    soft = np.sign(learned) * np.maximum(np.abs(learned) - level, 0)
+    fitted = _shrinkage_loss(a * prior + b * soft, true, ctrl, top)
+    assert level > 0 and fitted < _shrinkage_loss(b0 * learned, true, ctrl, top)
+    assert np.mean((b * soft - true)[:, 10:] ** 2) < 0.1 * np.mean((b0 * learned - true)[:, 10:] ** 2)
+    # exact learned changes: nothing to remove
+    assert shrinkage_fit(true, prior, true, ctrl, top)[1:] == (1.0, 0.0)
+
+
 def test_shrinkage_scales_are_the_least_squares_optimum_in_the_unit_square() -> None:
     from biodsnn.model import shrinkage_scales
 

@@ -33,12 +33,22 @@ def _literal(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, int | float) and node.value is not None
 
 
+#: A named variant's recipe that differs from the defaults on purpose (biodsnn.variants: the paper's weight decay).
+RECIPES = {"_PAPER"}
+
+
+def _names(statement: ast.Assign | ast.AnnAssign) -> set[str]:
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    return {t.id for t in targets if isinstance(t, ast.Name)}
+
+
 def literal_defaults(tree: ast.AST) -> list[tuple[str, int]]:
     """``(name, line)`` of every literal default written for a setting: a parameter default, an entry of a dict
     defined at module level (a table of defaults; a dict built inside a function is a value, not a default), a
     dataclass field, or a click option's ``default=``."""
     out = []
-    tables = [s.value for s in getattr(tree, "body", []) if isinstance(s, ast.Assign | ast.AnnAssign) and s.value]
+    tables = [s.value for s in getattr(tree, "body", []) if isinstance(s, ast.Assign | ast.AnnAssign) and s.value
+              and not (_names(s) & RECIPES)]
     for node in [n for t in tables for n in ast.walk(t) if isinstance(n, ast.Dict)]:
         out += [(k.value, v.lineno) for k, v in zip(node.keys, node.values, strict=True)
                 if isinstance(k, ast.Constant) and isinstance(k.value, str) and _literal(v)]

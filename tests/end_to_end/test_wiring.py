@@ -70,7 +70,9 @@ def _pipeline(tmp: Path, h5ad: Path, split_args: list[str], loader: list[str]) -
     _cli(biodsnn, ["predict", run, "-o", pred_path, "-p", *split.test, *extra])
     report = tmp / "report"
     out = _cli(biodsnn, ["evaluate", run, "--report", report, "--n-boot", "0", "--no-plots", "--baselines", "all"])
-    assert "BioDSNN-full" in out
+    name = json.loads((run / "config.json").read_text())["name"]
+    assert name == "BioDSNN-full(batch_size=64,d_ff=32,epochs=3,hidden=16,lr=0.003,n_control_predict=0)"
+    assert name in set(pd.read_parquet(report / "metrics.parquet").model) and "BioDSNN" in out
     return {"data": data, "split": split, "kb": kb, "run": run, "pred": anndata.read_h5ad(pred_path),
             "report": report, "loader": loader}
 
@@ -109,13 +111,13 @@ def _check_numbers(p: dict, *, all_genes: bool = True) -> None:
     assert pred.obs["condition"].tolist() == list(split.test)
     result = run_evaluate([str(run)], baselines="control", n_boot=0, plots=False)
     assert result.conditions == tuple(split.test)
-    assert np.array_equal(np.asarray(pred.X, dtype=np.float64), result.predicted["BioDSNN-full"])
+    assert np.array_equal(np.asarray(pred.X, dtype=np.float64), result.predicted[cfg["name"]])
     # predicted alone, the test conditions agree to float32 rounding
     np.testing.assert_allclose(model.predict_means(split.test), pred.X, rtol=1e-5, atol=1e-6)
     # 4. the report's numbers are those predictions' numbers: per-condition MSE over all genes, model and no change
     metrics = pd.read_parquet(p["report"] / "metrics.parquet")
     test_obs = data.condition_means(split.test).astype(np.float64)
-    for name, values in (("BioDSNN-full", np.asarray(pred.X, dtype=np.float64)),
+    for name, values in ((cfg["name"], np.asarray(pred.X, dtype=np.float64)),
                          ("control", np.tile(ctrl, (len(split.test), 1)))):
         rows = metrics[(metrics.model == name) & (metrics.metric == "mse") & (metrics.reference == "observed")]
         got = rows.set_index("condition").loc[list(split.test), "value"].to_numpy()

@@ -114,14 +114,12 @@ def test_mask_parquet_metadata(graph, tmp_path):
 
 
 def test_failed_write_leaves_no_file(graph, tmp_path, monkeypatch):
-    import reactomenet.io as rio
-
     def broken(table, where, **kw):
         with open(where, "wb") as handle:
             handle.write(b"PAR1 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(rio.pq, "write_table", broken)
+    monkeypatch.setattr(pq, "write_table", broken)  # reactomenet.io imports it when writing
     with pytest.raises(OSError, match="disk full"):
         graph.mask(["TP53", "MDM2"], level=3).to_parquet(tmp_path / "mask.parquet")
     assert list(tmp_path.iterdir()) == []
