@@ -122,17 +122,18 @@ class GearsPredictor:
         return np.stack(out)
 
 
-def train_gears(data, split, epochs: int, seed: int, device: str, workdir: Path, quiet: bool):
-    """Train GEARS on ``data``/``split``; returns (model, seconds, cells per epoch)."""
-    import torch
-    from gears import GEARS, PertData
-
-    adata = data.adata.copy()
+def _gears_adata(adata, genes):
+    """The AnnData as GEARS' PertData reads it: a string condition, one cell type, gene names in var."""
     adata.obs = adata.obs[["condition"]].copy()
     adata.obs["condition"] = adata.obs["condition"].astype(str)
     adata.obs["cell_type"] = "simulated"
-    adata.var["gene_name"] = list(data.genes)
-    adata.var_names = list(data.genes)
+    adata.var["gene_name"] = list(genes)
+    adata.var_names = list(genes)
+    return adata
+
+
+def _gears_workdir(workdir: Path, split) -> tuple[Path, Path, int]:
+    """GEARS' data folder with its GO annotations, and our split as GEARS' split pickle; (folder, split, GO rows)."""
     gears_dir = workdir / "gears_data"
     gears_dir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)  # GEARS writes ./data/go_essential_<name>.csv
@@ -140,6 +141,16 @@ def train_gears(data, split, epochs: int, seed: int, device: str, workdir: Path,
     split_file = workdir / "gears_split.pkl"
     with open(split_file, "wb") as fh:
         pickle.dump({"train": ["ctrl", *split.train], "val": list(split.val), "test": list(split.test)}, fh)
+    return gears_dir, split_file, n_go
+
+
+def train_gears(data, split, epochs: int, seed: int, device: str, workdir: Path, quiet: bool):
+    """Train GEARS on ``data``/``split``; returns (model, seconds, cells per epoch)."""
+    import torch
+    from gears import GEARS, PertData
+
+    adata = _gears_adata(data.adata.copy(), data.genes)
+    gears_dir, split_file, n_go = _gears_workdir(workdir, split)
     sink = io.StringIO() if quiet else sys.stdout
     cwd = os.getcwd()
     os.chdir(workdir)
@@ -183,19 +194,8 @@ def gears_steps(data, split, args, workdir: Path) -> dict:
         cells = np.flatnonzero(obs == cond)
         n = args.gears_cells * (20 if cond == "ctrl" else 1)
         keep.append(np.sort(rng.choice(cells, min(n, len(cells)), replace=False)))
-    adata = data.adata[np.sort(np.concatenate(keep))].copy()
-    adata.obs = adata.obs[["condition"]].copy()
-    adata.obs["condition"] = adata.obs["condition"].astype(str)
-    adata.obs["cell_type"] = "simulated"
-    adata.var["gene_name"] = list(data.genes)
-    adata.var_names = list(data.genes)
-    gears_dir = workdir / "gears_data"
-    gears_dir.mkdir(parents=True, exist_ok=True)
-    (workdir / "data").mkdir(exist_ok=True)
-    write_gene2go(gears_dir / "gene2go_all.pkl")
-    split_file = workdir / "gears_split.pkl"
-    with open(split_file, "wb") as fh:
-        pickle.dump({"train": ["ctrl", *split.train], "val": list(split.val), "test": list(split.test)}, fh)
+    adata = _gears_adata(data.adata[np.sort(np.concatenate(keep))].copy(), data.genes)
+    gears_dir, split_file, _ = _gears_workdir(workdir, split)
     sink = io.StringIO() if not args.verbose else sys.stdout
     cwd = os.getcwd()
     os.chdir(workdir)

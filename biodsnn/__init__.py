@@ -9,7 +9,7 @@ names below load lazily, so ``import biodsnn.data`` never pulls torch.
 Example:
     >>> import biodsnn
     >>> sorted(biodsnn.VARIANTS)[:3]
-    ['additive_residual', 'full', 'gears']
+    ['additive_residual', 'crossMLP', 'full']
 """
 
 from __future__ import annotations
