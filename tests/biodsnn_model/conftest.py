@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -115,3 +116,19 @@ def tiny() -> SimpleNamespace:
     data = TinyData(tiny_adata())
     split = make_split(data.conditions, kind="simulation", seed=1)
     return SimpleNamespace(data=data, knowledge=fake_knowledge(data), split=split, de=fake_de(data))
+
+
+def simulated_screen(folder: Path) -> dict[str, Path]:
+    """A tiny simulated screen on disk, as the CLI takes it: ``perturb.h5ad``, a ``simulation`` split (seed 0) and a
+    knowledge bundle built on it (every perturbed gene perturbable)."""
+    from biodsnn.data import load_perturb_data, make_split, simulate
+    from kg_build import build_bundle
+
+    h5ad, split_path, kb = folder / "perturb.h5ad", folder / "split.json", folder / "knowledge"
+    simulate(preset="tiny", seed=0, progress=False).write_h5ad(h5ad)
+    data = load_perturb_data(h5ad)
+    split = make_split(data.conditions, kind="simulation", seed=0)
+    split.save(split_path)
+    build_bundle(data, split, kb, perturbable=sorted({g for c in data.conditions for g in data.condition_genes(c)}))
+    return {"tmp": folder, "data": h5ad, "split": split_path, "knowledge": kb}
+

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from biodsnn.model import BioDSNN
 
+from .conftest import simulated_screen
+
 SMALL = {"hidden": 16, "d_ff": 32, "batch_size": 16, "n_control_predict": 64}
 
 
@@ -42,16 +44,12 @@ def test_bf16_autocast_trains_in_bfloat16_and_keeps_the_numbers(tiny) -> None:
 def test_cuda_fit_predict_evaluate_end_to_end(tmp_path) -> None:
     import anndata
 
-    from biodsnn.data import load_perturb_data, make_split, simulate
+    from biodsnn.data import Split, load_perturb_data
     from cli.biodsnn import main as biodsnn
-    from kg_build import build_bundle
 
-    h5ad, split_path, kb = tmp_path / "perturb.h5ad", tmp_path / "split.json", tmp_path / "knowledge"
-    simulate(preset="tiny", seed=0, progress=False).write_h5ad(h5ad)
-    data = load_perturb_data(h5ad)
-    split = make_split(data.conditions, kind="simulation", seed=0)
-    split.save(split_path)
-    build_bundle(data, split, kb, perturbable=sorted({g for c in data.conditions for g in data.condition_genes(c)}))
+    screen = simulated_screen(tmp_path)
+    h5ad, split_path, kb = screen["data"], screen["split"], screen["knowledge"]
+    data, split = load_perturb_data(h5ad), Split.load(split_path)
     args = ["--data", h5ad, "--knowledge", kb, "--split", split_path, "--epochs", "2", "--batch-size", "16"]
     preds = {}
     for device, extra in (("cpu", []), ("cuda", []), ("cuda", ["--set", "autocast=bf16"])):

@@ -19,11 +19,11 @@ import torch
 from click.testing import CliRunner
 
 from biodsnn import distributed
-from biodsnn.data import load_perturb_data, make_split, simulate
 from biodsnn.model import BioDSNN
 from biodsnn.train import CHECKPOINT, epoch_generator
 from cli.biodsnn import main as biodsnn
-from kg_build import build_bundle
+
+from .conftest import simulated_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = 2
@@ -33,14 +33,7 @@ HPARAMS = {"batch_size": 16, "hidden": 16, "d_ff": 32, "n_control_predict": 64}
 
 @pytest.fixture(scope="module")
 def screen(tmp_path_factory) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("ddp")
-    h5ad, split_path, kb = tmp / "perturb.h5ad", tmp / "split.json", tmp / "knowledge"
-    simulate(preset="tiny", seed=0, progress=False).write_h5ad(h5ad)
-    data = load_perturb_data(h5ad)
-    split = make_split(data.conditions, kind="simulation", seed=0)
-    split.save(split_path)
-    build_bundle(data, split, kb, perturbable=sorted({g for c in data.conditions for g in data.condition_genes(c)}))
-    return {"tmp": tmp, "data": h5ad, "split": split_path, "knowledge": kb}
+    return simulated_screen(tmp_path_factory.mktemp("ddp"))
 
 
 def _torchrun(screen: dict[str, Path], run: Path, *extra: str) -> None:
