@@ -263,9 +263,13 @@ def print_summary(result: EvaluationResult, metrics: Sequence[str] = ("mse_de20"
         spec = METRICS[m]
         t = result.table(m, reference)
         table = Table(title=f"{m} ({'↑' if spec.higher_is_better else '↓'} better, {reference})")
-        table.add_column("model", style="bold", overflow="fold")  # long run names wrap, never cut
+        # a run name lists its overrides (BioDSNN-full(epochs=10)): its column takes the room it needs (up to 32
+        # characters, then it wraps, never cut); on a narrow terminal subgroup headers wrap at their underscores
+        width = min(max([len(str(x)) for x in t.index] + [5]), 32)
+        table.add_column("model", style="bold", overflow="fold", min_width=width)
+        narrow = console.width < width + 4 + sum(len(str(c)) + 3 for c in t.columns)
         for c in t.columns:
-            table.add_column(str(c), justify="right")
+            table.add_column(str(c).replace("_", "_\n") if narrow else str(c), justify="right")
         for model in t.index:
             vals = [t.loc[model, c] for c in t.columns]
             best = [(t[c].max() if spec.higher_is_better else t[c].min()) for c in t.columns]

@@ -76,3 +76,21 @@ def test_rich_summary_prints(result):
     print_summary(result, console=console)
     text = console.export_text()
     assert "mse_de20" in text and "additive" in text and "combo_seen2" in text
+
+
+def test_rich_summary_fits_80_columns_with_a_long_run_name(result):
+    """A run name with overrides stays whole on one line and the table fits an 80-column terminal."""
+    import dataclasses
+
+    from rich.console import Console
+
+    renamed = next(m for m in result.models if m not in ("control", "mean", "additive", "linear"))
+    long_name = "BioDSNN-full(epochs=10)"
+    renamed_result = dataclasses.replace(
+        result, models=tuple(long_name if m == renamed else m for m in result.models),
+        summary=result.summary.assign(model=result.summary["model"].replace(renamed, long_name)))
+    console = Console(record=True, width=80)
+    print_summary(renamed_result, console=console)
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(long_name in line for line in lines)
