@@ -57,6 +57,21 @@ def test_control_mean_additive_by_hand():
     assert np.allclose(add.predict_means(["G6+ctrl"])[0], ctrl + singles_mean_change)
 
 
+def test_additive_without_training_singles_and_for_the_control_predicts_no_change():
+    """No single in training: a gene's change falls back to zero (not to a mean of nothing); the control itself is
+    predicted as the control. (Mutation check: both branches had no test.)"""
+    from .conftest import FakeSplit
+
+    data, split, _ = make_fake(seed=3)
+    doubles_only = FakeSplit([c for c in split.train if "ctrl" not in c], split.val, split.test, split.subgroup)
+    assert doubles_only.train
+    add = get_baseline("additive")(data, doubles_only).fit()
+    ctrl = data.control_mean.astype(np.float64)
+    assert np.allclose(add.predict_means(["G6+ctrl"])[0], ctrl) and np.allclose(add.predict_means(["G4+G5"])[0], ctrl)
+    full = get_baseline("additive")(data, split).fit()
+    assert np.allclose(full.predict_means(["ctrl"])[0], ctrl)
+
+
 def test_linear_matches_a_plain_ridge_computation():
     data, split, _ = make_fake(seed=4)
     model = get_baseline("linear")(data, split, n_components=3, ridge=0.1).fit()
