@@ -28,7 +28,7 @@ from biodsnn.config import TRAIN_DEFAULTS, TrainConfig
 from biodsnn.data import DEGenes, PerturbData, Split, canonical_condition, load_perturb_data, parse_condition
 from biodsnn.data.conditions import delimiter_hint, split_context
 from biodsnn.dataloaders import BatchIterator
-from biodsnn.modules import BioDSNNModule, perturbation_loss
+from biodsnn.modules import BioDSNNModule, perturbation_loss, soft_threshold
 from biodsnn.train import CHECKPOINT, LOG_FILE, TrainResult, check_finite, resolve_device, train
 from biodsnn.variants import (  # noqa: F401  (DEFAULT_HPARAMS, HPARAM_SPECS, OptionSpec: their home, re-exported)
     DEFAULT_HPARAMS,
@@ -112,17 +112,18 @@ def _alias_map(genes: Sequence[str], vocabulary: set[str]) -> dict[str, str]:
 
 
 def shrinkage_scales(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: np.ndarray,
-                     top: Sequence[np.ndarray]) -> tuple[float, float]:
+                     top: Sequence[np.ndarray], weight: np.ndarray | None = None) -> tuple[float, float]:
     """The (a, b) ∈ [0, 1]² for which ctrl + a · (prior − ctrl) + b · (full − prior) has the least squared error
     over all genes plus over each row's ``top`` genes, each sum divided by no change's (``ctrl``) error on the same
-    entries: how much of the prior's change and of the change learned beyond it the evidence supports.
+    entries: how much of the prior's change and of the change learned beyond it the evidence supports. ``weight``:
+    those per-entry weights when the caller has them already (:func:`_shrinkage_weights`).
 
     Example:
         >>> t = np.array([[1.0, 2.0]]); c = np.zeros((1, 2))
         >>> [round(v, 3) for v in shrinkage_scales(2 * t, c, t, c, [np.array([0])])]   # halfway to the truth
         [0.0, 0.5]
     """
-    weight = _shrinkage_weights(true, ctrl, top)
+    weight = _shrinkage_weights(true, ctrl, top) if weight is None else weight
     m, r, d = prior - ctrl, full - prior, true - ctrl
 
     def loss(a: float, b: float) -> float:
@@ -152,7 +153,8 @@ THRESHOLD_QUANTILES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
 
 
 def _soft(x: np.ndarray, level: float) -> np.ndarray:
-    return np.sign(x) * np.maximum(np.abs(x) - level, 0.0)
+    """:func:`biodsnn.modules.soft_threshold` on a numpy array (the same formula the network applies)."""
+    return soft_threshold(torch.from_numpy(np.asarray(x, dtype=np.float64)), level).numpy()
 
 
 def shrinkage_fit(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: np.ndarray,
@@ -171,11 +173,12 @@ def shrinkage_fit(full: np.ndarray, prior: np.ndarray, true: np.ndarray, ctrl: n
         (0.1, [0.9, 0.0, 0.0, 0.0])
     """
     change = np.abs(full - prior)
+    weight = _shrinkage_weights(true, ctrl, top)  # depends on the truth only: once for every level
     best: tuple[float, float, float, float] | None = None
     for level in sorted({float(np.quantile(change, q)) if q > 0 else 0.0 for q in quantiles}):
         thresholded = prior + _soft(full - prior, level)
-        a, b = shrinkage_scales(thresholded, prior, true, ctrl, top)
-        loss = _shrinkage_loss(ctrl + a * (prior - ctrl) + b * (thresholded - prior), true, ctrl, top)
+        a, b = shrinkage_scales(thresholded, prior, true, ctrl, top, weight)
+        loss = _shrinkage_loss(ctrl + a * (prior - ctrl) + b * (thresholded - prior), true, ctrl, top, weight)
         if best is None or loss <= best[0] * (1 + 1e-12):
             best = (loss, a, b, level)
     assert best is not None
@@ -191,8 +194,10 @@ def _shrinkage_weights(true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndar
     return weight
 
 
-def _shrinkage_loss(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndarray]) -> float:
-    return float(np.sum(_shrinkage_weights(true, ctrl, top) * (pred - true) ** 2))
+def _shrinkage_loss(pred: np.ndarray, true: np.ndarray, ctrl: np.ndarray, top: Sequence[np.ndarray],
+                    weight: np.ndarray | None = None) -> float:
+    weight = _shrinkage_weights(true, ctrl, top) if weight is None else weight
+    return float(np.sum(weight * (pred - true) ** 2))
 
 
 class BioDSNN:
@@ -413,7 +418,7 @@ class BioDSNN:
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         """The ``autocast`` option as a context: bfloat16 autocast on the model's device, or nothing."""
-        if self.hparams.get("autocast", "none") != "bf16":
+        if self.hparams["autocast"] != "bf16":
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
@@ -519,10 +524,11 @@ class BioDSNN:
 
     @torch.no_grad()
     def _fit_effect_scale(self) -> None:
-        """Fit ``prior_scale`` a and ``effect_scale`` b ∈ [0, 1] on the validation conditions: the prediction
-        control + a · (prior − control) + b · (trained − prior) minimising the squared error over the top-20 DE genes
-        plus that over all genes, each relative to no change's (so a model that moves genes the perturbations do not
-        move is held back even where its top-20 DE error is low); :func:`shrinkage_scales`."""
+        """Fit ``prior_scale`` a, ``effect_scale`` b ∈ [0, 1] and ``effect_threshold`` λ on the validation
+        conditions: the prediction control + a · (prior − control) + b · soft(trained − prior, λ) minimising the
+        squared error over the top-20 DE genes plus that over all genes, each relative to no change's (so a model
+        that moves genes the perturbations do not move is held back even where its top-20 DE error is low);
+        :func:`shrinkage_fit`."""
         val = self.validation_conditions
         a_buf, b_buf, l_buf = self.module.prior_scale, self.module.effect_scale, self.module.effect_threshold
         a_buf.fill_(1.0)

@@ -94,8 +94,8 @@ _OURS: dict[str, Any] = {
     "own_gene_head": True,
     # every effect starts from a learned per-context mean effect (untrained: the `mean` baseline)
     "mean_effect_prior": True,
-    # after training, the prior's change and the change learned beyond it are scaled by a, b ∈ [0, 1] fitted on
-    # the validation conditions (a = b = 0 is no change)
+    # after training, the prior's change and the change learned beyond it (soft-thresholded at a fitted level) are
+    # scaled by a, b ∈ [0, 1], all three fitted on the validation conditions (a = b = 0 is no change)
     "shrink_to_prior": True,
     # loss on per-condition means; no direction term (it doubled the error on seen doubles, docs/accuracy-model.md)
     "loss_level": "mean", "direction_weight": 0.0,

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from biodsnn.config import TRAIN_DEFAULTS
+from biodsnn.variants import DEFAULT_VARIANT
 from cli._common import (
     VARIANT_CHOICE,
     celleval_kwargs,
@@ -38,7 +39,7 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help="split.json (default: the split the knowledge bundle was built with).")
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder (config.json, split.json, model.pt, history.parquet, train.log, checkpoint.pt).")
-@click.option("--variant", default="full", show_default=True, type=VARIANT_CHOICE,
+@click.option("--variant", default=DEFAULT_VARIANT, show_default=True, type=VARIANT_CHOICE,
               help="The network and its training recipe (biodsnn.variants.VARIANTS): full (ours, the default), "
                    "paper (the paper's exactly), gears (GEARS' network and loss), or an ablation.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
@@ -67,9 +68,8 @@ def fit_command(data_path: str, knowledge_dir: str, split_path: str | None, run_
     from biodsnn import distributed
     from biodsnn.model import BioDSNN
     from biodsnn.train import resolve_device, run_folder
-    from biodsnn.variants import get_variant, validate_hparams
+    from biodsnn.variants import validate_hparams
 
-    variant = get_variant(variant).name
     hparams: dict[str, object] = validate_hparams(settings, variant)  # --set checked before the flags replace them
     for key, value in (("batch_size", batch_size), ("lr", lr), ("epochs", epochs)):
         if value is not None:

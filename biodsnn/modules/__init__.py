@@ -6,7 +6,7 @@ from biodsnn.modules._attention import (
     dense_masked_attention,
     edge_attention,
 )
-from biodsnn.modules._biodsnn import BioDSNNModule, ModuleOutput, prepare_mask
+from biodsnn.modules._biodsnn import BioDSNNModule, ModuleOutput, prepare_mask, soft_threshold
 from biodsnn.modules._loss import perturbation_loss
 from biodsnn.modules._vae import ControlVAE
 from biodsnn.variants import VARIANTS, Variant, get_variant  # re-exported: the network of each name
@@ -24,4 +24,5 @@ __all__ = [
     "get_variant",
     "perturbation_loss",
     "prepare_mask",
+    "soft_threshold",
 ]
