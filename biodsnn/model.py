@@ -560,7 +560,7 @@ class BioDSNN:
         return cells
 
     def _control_rows(self, cells: np.ndarray) -> torch.Tensor:
-        x = self.data.adata.X[cells]
+        x = self.data.X[cells]
         x = x.toarray() if hasattr(x, "toarray") else np.asarray(x)
         return torch.as_tensor(x, dtype=torch.float32).to(self.device)
 

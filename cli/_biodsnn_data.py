@@ -58,21 +58,16 @@ def simulate_command(
     n_contexts: int | None,
 ) -> None:
     """Simulate a Perturb-seq dataset with a known regulatory network (GEARS convention, truth in uns)."""
-    from biodsnn.data import simulate
+    from biodsnn.data import write_simulation
+    from biodsnn.data._backed import open_store, read_shell
 
-    ad = simulate(
-        preset=preset,
-        seed=seed,
-        n_genes=n_genes,
-        n_singles=n_singles,  # type: ignore[arg-type]
-        n_doubles=n_doubles,
-        n_triples=n_triples,
-        cells_per_condition=cells_per_condition,
-        n_control=n_control,
-        mode=mode,
-        n_contexts=n_contexts,
-        output=output,
-    )  # type: ignore[arg-type]
+    # in blocks straight to the file: X is never held whole, so million-cell screens fit in memory
+    write_simulation(output, preset, seed=seed, n_genes=n_genes, n_singles=n_singles, n_doubles=n_doubles,
+                     n_triples=n_triples, cells_per_condition=cells_per_condition, n_control=n_control, mode=mode,
+                     n_contexts=n_contexts)
+    store = open_store(output)
+    ad = read_shell(store)
+    store.close()
     n_cond = ad.obs["condition"].nunique() - 1
     click.echo(f"wrote {output}: {ad.n_obs} cells × {ad.n_vars} genes, {n_cond} perturbations (seed {seed})")
 
@@ -117,7 +112,8 @@ def info_command(as_json: bool, **options: Any) -> None:
         "control_cells": len(data.control_cells),
         "conditions": len(data.conditions),
         **sizes,
-        "sparse": bool(hasattr(data.X, "nnz")),
+        "sparse": bool(hasattr(data.X, "nnz") or data.backed),  # backed X is CSR read by rows
+        "backed": data.backed,
         "simulated_truth": data.true_means is not None,
         "fingerprint": data.fingerprint,
         "options": data.options,

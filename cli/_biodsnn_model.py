@@ -32,7 +32,7 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
 
 
 @click.command("fit")
-@data_options(help="Perturbation data (.h5ad), e.g. from `biodsnn simulate`.")
+@data_options(help="Perturbation data (.h5ad or .zarr), e.g. from `biodsnn simulate`.")
 @click.option("--knowledge", "knowledge_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="Knowledge bundle folder from `kg-build`.")
 @click.option("--split", "split_path", type=click.Path(exists=True, dir_okay=False), default=None,

@@ -96,11 +96,11 @@ CONVENTION_CHOICE = RegistryChoice("biodsnn.data:CONVENTIONS", what="convention"
 VARIANT_CHOICE = RegistryChoice("biodsnn.variants:VARIANTS", what="BioDSNN variant")
 BASELINES_CHOICE = RegistryChoice("biodsnn.baselines:BASELINES", what="baseline", separator=",", extra=("all", "none"))
 LOADER_OPTION_NAMES = ("convention", "condition_key", "control_label", "delimiter", "gene_name_key", "context_key",
-                       "normalize")
+                       "normalize", "backed")
 
 
 def data_options(
-    func: Any = None, *, required: bool = True, help: str = "Perturbation AnnData (.h5ad)."
+    func: Any = None, *, required: bool = True, help: str = "Perturbation AnnData (.h5ad or .zarr)."
 ) -> Any:
     """Add ``--data`` (as ``data_path``) and the data loader's options to a command: one definition for all commands.
 
@@ -109,7 +109,7 @@ def data_options(
 
     def decorate(f: Any) -> Any:
         options = [
-            click.option("--data", "data_path", required=required, type=click.Path(dir_okay=False), help=help),
+            click.option("--data", "data_path", required=required, type=click.Path(), help=help),
             click.option(
                 "--convention", type=CONVENTION_CHOICE, default=None,
                 help="Naming convention of the file: gears, perturbench, pertpy, cell-eval (default: detected).",
@@ -126,6 +126,9 @@ def data_options(
                 "several values each (context, perturbation) pair is a unit with its own context's control.",
             ),
             click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
+            click.option("--backed", is_flag=True,
+                         help="Out-of-core: leave X (CSR) in the .h5ad/.zarr file and read cells on demand, for files "
+                         "larger than memory (slower per epoch; docs/scaling.md)."),
         ]
         for option in reversed(options):
             f = option(f)
@@ -174,8 +177,9 @@ def loader_options(values: dict[str, Any]) -> dict[str, Any]:
         {'convention': 'pertpy'}
     """
     out = {k: values[k] for k in LOADER_OPTION_NAMES if k in values and values[k] is not None}
-    if not out.get("normalize"):
-        out.pop("normalize", None)
+    for flag in ("normalize", "backed"):  # flags: only when set
+        if not out.get(flag):
+            out.pop(flag, None)
     return out
 
 

@@ -19,7 +19,8 @@ def main() -> None:
 
 def _data_options(f: Callable[..., Any], *, required: bool = True) -> Callable[..., Any]:
     """The shared data options plus --map-genes (kg_build can map Ensembl ids and aliases to symbols)."""
-    help_text = "Perturb-seq .h5ad." if required else "Optional .h5ad: its perturbed genes are always GO-graph nodes."
+    help_text = ("Perturb-seq AnnData (.h5ad or .zarr)." if required
+                 else "Optional .h5ad: its perturbed genes are always GO-graph nodes.")
     f = click.option("--map-genes", is_flag=True, help="Map Ensembl ids / aliases to symbols (GeneMapper).")(f)
     return data_options(f, required=required, help=help_text)
 
@@ -127,6 +128,8 @@ def _annotations(kw: dict[str, Any]) -> Any:
 @click.option("--level", default=3, show_default=True, type=click.IntRange(1), help="Reactome pathway level.")
 @click.option("--coexpr-top-k", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--coexpr-threshold", default=0.4, show_default=True, type=float, help="Minimum |r| (strict).")
+@click.option("--coexpr-cells", default=None, type=click.IntRange(2),
+              help="Correlate at most N training cells, drawn with the split's seed (default: all; for huge screens).")
 @click.option("--mask-top-k", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--mask-threshold", default=0.4, show_default=True, type=float, help="Minimum |r| of the fallback.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Bundle folder to write.")
@@ -151,6 +154,7 @@ def bundle(**kw: Any) -> None:
         go_min_similarity=kw["go_min_similarity"],
         coexpr_top_k=kw["coexpr_top_k"],
         coexpr_threshold=kw["coexpr_threshold"],
+        coexpr_cells=kw["coexpr_cells"],
         mask_top_k=kw["mask_top_k"],
         mask_threshold=kw["mask_threshold"],
         go_table=kw["go_table"],
@@ -234,7 +238,7 @@ def coexpression(**kw: Any) -> None:
     split = _split(kw["split_path"])
     data = _load(kw)
     rows = training_cells(data, split)
-    corr = pearson_matrix(data.adata.X, rows, progress=True)
+    corr = pearson_matrix(data.X, rows, progress=True)
     graph = coexpression_graph(corr, data.genes, top_k=kw["top_k"], threshold=kw["threshold"])
     meta = {
         "kind": "coexpression",
@@ -268,7 +272,7 @@ def mask(**kw: Any) -> None:
     split = _split(kw["split_path"])
     data = _load(kw)
     symbols = data_symbols(data.genes, load_go_annotations().genes, map_genes=kw["map_genes"])
-    corr = pearson_matrix(data.adata.X, training_cells(data, split), progress=True)
+    corr = pearson_matrix(data.X, training_cells(data, split), progress=True)
     m = mask_from_reactome(
         ReactomeGraph.load(),
         data.genes,

@@ -30,9 +30,14 @@ if TYPE_CHECKING:
 class PerturbationData(Protocol):
     """A perturbation dataset (``biodsnn.data.PerturbData``): log-normalised cells with canonical condition names."""
 
-    adata: anndata.AnnData  #: cells × genes; ``adata.X`` is read in row chunks, never densified whole
+    adata: anndata.AnnData  #: the cells' obs and the genes' var
     source: str | None  #: the file it was read from (recorded in the manifest)
     options: Mapping[str, Any]  #: the loader options (recorded in the manifest)
+
+    @property
+    def X(self) -> Any:
+        """Cells × genes expression, read by rows (``X[rows]``: scipy CSR or dense), never densified whole; in
+        memory or read from its file on demand (out-of-core)."""
 
     @property
     def genes(self) -> list[str]:

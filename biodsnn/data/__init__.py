@@ -10,6 +10,7 @@ Example:
     True
 """
 
+from biodsnn.data._backed import BackedMatrix
 from biodsnn.data._de import DEGenes, rank_de_genes, welch_t_scores
 from biodsnn.data._fetch import DATASETS, fetch_dataset
 from biodsnn.data._loading import (
@@ -21,7 +22,7 @@ from biodsnn.data._loading import (
     load_perturb_data,
     normalize_log1p,
 )
-from biodsnn.data._simulate import PRESETS, SIM_KEY, gene_universe, simulate, write_h5ad
+from biodsnn.data._simulate import PRESETS, SIM_KEY, gene_universe, simulate, write_h5ad, write_simulation
 from biodsnn.data._splits import KINDS, Split, make_split, read_mapping
 from biodsnn.data.conditions import canonical_condition, condition_genes, format_condition, parse_condition
 
@@ -32,6 +33,7 @@ __all__ = [
     "PRESETS",
     "SIM_KEY",
     "TRUTH_KEY",
+    "BackedMatrix",
     "DEGenes",
     "PerturbData",
     "PerturbableReport",
@@ -51,4 +53,5 @@ __all__ = [
     "simulate",
     "welch_t_scores",
     "write_h5ad",
+    "write_simulation",
 ]

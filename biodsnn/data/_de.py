@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from biodsnn.data._backed import block_rows, is_backed
 from biodsnn.data._loading import PerturbData
 from reactomenet.errors import InputError, NotFoundError
 from reactomenet.io import read_parquet_metadata, write_parquet
@@ -107,16 +108,18 @@ def _group_stats(x: sp.csr_matrix | np.ndarray, groups: list[np.ndarray]) -> tup
     label = np.full(n_obs, k, dtype=np.int64)  # k: in no group
     for i, g in enumerate(groups):
         label[g] = i
-    if sp.issparse(x):
+    if sp.issparse(x) or is_backed(x):
         s1 = np.zeros((k + 1) * n_genes)
         s2 = np.zeros((k + 1) * n_genes)
         step = max(1, 20_000_000 // max(n_genes, 1))
+        if is_backed(x):
+            step = min(step, block_rows())
         for start in range(0, n_obs, step):
             stop = min(start + step, n_obs)
-            lo, hi = x.indptr[start], x.indptr[stop]
-            rows = np.repeat(label[start:stop], np.diff(x.indptr[start : stop + 1]))
-            key = rows * n_genes + x.indices[lo:hi]
-            vals = x.data[lo:hi].astype(np.float64)
+            block = x[np.arange(start, stop)] if is_backed(x) else x[start:stop]  # backed: read from the file
+            rows = np.repeat(label[start:stop], np.diff(block.indptr))
+            key = rows * n_genes + block.indices
+            vals = block.data.astype(np.float64)
             s1 += np.bincount(key, weights=vals, minlength=s1.size)
             s2 += np.bincount(key, weights=vals * vals, minlength=s2.size)
         s1 = s1.reshape(k + 1, n_genes)[:k]
@@ -168,7 +171,7 @@ def _wilcoxon_scores(data: PerturbData, conditions: Sequence[str]) -> np.ndarray
     for i, cond in enumerate(conditions):
         ctrl = data.control_cells_of(data.context_of(cond))  # the unit's own control
         rows = np.concatenate([ctrl, data.cells_of(cond)])
-        sub = data.adata[rows].copy()
+        sub = data.subset_adata(rows)
         sub.obs["_group"] = pd.Categorical(["ctrl"] * len(ctrl) + ["pert"] * (len(rows) - len(ctrl)))
         sc.tl.rank_genes_groups(
             sub, "_group", groups=["pert"], reference="ctrl", method="wilcoxon", n_genes=sub.n_vars, use_raw=False

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from biodsnn.data._backed import BackedMatrix, block_rows, is_backed, open_store, read_shell, row_blocks
 from biodsnn.data.conditions import (
     CONTEXT_SEP,
     CONTROL,
@@ -120,8 +121,10 @@ class PerturbData:
         True
     """
 
-    def __init__(self, adata: anndata.AnnData, *, source: str | None = None, options: dict[str, Any] | None = None):
+    def __init__(self, adata: anndata.AnnData, *, source: str | None = None, options: dict[str, Any] | None = None,
+                 x: BackedMatrix | None = None):
         self.adata = adata
+        self._x = x  # out-of-core: X read from the file on demand (adata then holds no X)
         self.source = source
         self.options = dict(options or {})
         codes = pd.Categorical(adata.obs["condition"].astype(str))
@@ -140,9 +143,31 @@ class PerturbData:
         )
 
     @property
-    def X(self) -> sp.csr_matrix | np.ndarray:
-        """The log-normalised expression matrix (CSR float32 or dense float32)."""
-        return self.adata.X
+    def X(self) -> sp.csr_matrix | np.ndarray | BackedMatrix:
+        """The log-normalised expression matrix (CSR float32 or dense float32; a :class:`BackedMatrix` read by rows
+        on demand when loaded with ``backed=True``). ``X[rows]`` gives those rows either way."""
+        return self.adata.X if self._x is None else self._x
+
+    @property
+    def backed(self) -> bool:
+        """True when X stays in its file and is read by rows on demand (out-of-core)."""
+        return self._x is not None
+
+    def subset_adata(self, rows: np.ndarray) -> anndata.AnnData:
+        """An in-memory AnnData of some cells (X, obs, var), whether or not X is backed.
+
+        Example:
+            >>> from biodsnn.data import simulate
+            >>> data = load_perturb_data(simulate(preset="tiny", seed=0, progress=False))
+            >>> data.subset_adata(data.control_cells[:4]).n_obs
+            4
+        """
+        import anndata
+
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._x is None:
+            return self.adata[rows].copy()
+        return anndata.AnnData(X=self._x[rows], obs=self.adata.obs.iloc[rows].copy(), var=self.adata.var.copy())
 
     @cached_property
     def genes(self) -> list[str]:
@@ -236,15 +261,24 @@ class PerturbData:
         self.control_cells_of(context)  # NotFoundError for an unknown context
         if context not in self._views:
             rows = np.sort(np.concatenate([self._cells[u] for u in self._categories if self.context_of(u) == context]))
-            sub = self.adata[rows].copy()
+            if self._x is None:
+                sub, x = self.adata[rows].copy(), None
+            else:  # the same file seen through the context's rows; nothing read
+                sub, x = self._shell(rows), self._x.subset(rows)
             sub.obs["condition"] = pd.Categorical([split_context(u)[1] for u in sub.obs["condition"].astype(str)])
             sub.uns.pop(TRUTH_KEY, None)
             units = [u for u in (self.true_means or {}) if self.context_of(u) == context]
             if units:
                 sub.uns[TRUTH_KEY] = {"conditions": np.asarray([split_context(u)[1] for u in units]),
                                       "means": np.stack([self.true_means[u] for u in units])}
-            self._views[context] = PerturbData(sub, source=self.source, options=self.options)
+            self._views[context] = PerturbData(sub, source=self.source, options=self.options, x=x)
         return self._views[context]
+
+    def _shell(self, rows: np.ndarray) -> anndata.AnnData:
+        import anndata
+
+        return anndata.AnnData(obs=self.adata.obs.iloc[rows].copy(), var=self.adata.var.copy(),
+                               uns=dict(self.adata.uns))
 
     def cells_of(self, condition: str) -> np.ndarray:
         """Row indices (int64) of the cells of one condition (canonical or any accepted spelling).
@@ -274,8 +308,10 @@ class PerturbData:
     def _row_mean(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.full(self.adata.n_vars, np.nan, dtype=np.float32)
-        sub = self.X[rows]
-        return np.asarray(sub.mean(axis=0), dtype=np.float64).ravel().astype(np.float32)
+        total = np.zeros(self.adata.n_vars, dtype=np.float64)
+        for part, sub in row_blocks(self.X, rows):  # one block in memory: the plain mean
+            total += np.asarray(sub.mean(axis=0), dtype=np.float64).ravel() * (len(part) / len(rows))
+        return total.astype(np.float32)
 
     @cached_property
     def control_mean(self) -> np.ndarray:
@@ -303,6 +339,12 @@ class PerturbData:
         n = len(conditions)
         if n == 0:
             return np.zeros((0, self.adata.n_vars), dtype=np.float32)
+        if self.backed:  # condition by condition, in row blocks: the same product per condition as in memory
+            out = np.zeros((n, self.adata.n_vars), dtype=np.float64)
+            for i, (cells, w) in enumerate(zip(cols, vals, strict=True)):
+                for part, sub in row_blocks(self.X, cells):
+                    out[i] += np.asarray((sp.csr_matrix(w[: len(part)][None, :]) @ sub).toarray()).ravel()
+            return out.astype(np.float32)
         avg = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, self.adata.n_obs)
         )
@@ -327,16 +369,27 @@ class PerturbData:
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 over X, the gene names and the condition column (hex, 64 characters)."""
-        h = hashlib.sha256()
+        """sha256 over X's values, the gene names and the condition column (hex, 64 characters).
+
+        X is hashed by rows in blocks, its non-zeros as (count per row, column, float32 value), so the same matrix has
+        the same fingerprint whether it is in memory or backed, and whatever integer types the file stores.
+        """
         x = self.X
-        h.update(f"{type(x).__name__}|{x.shape}|{x.dtype}".encode())
-        if sp.issparse(x):
-            for part in (x.indptr, x.indices, x.data):
-                h.update(np.ascontiguousarray(part).view(np.uint8))
-        else:
-            for start in range(0, x.shape[0], 4096):
-                h.update(np.ascontiguousarray(x[start : start + 4096]).view(np.uint8))
+        sparse = sp.issparse(x) or is_backed(x)
+        parts = [hashlib.sha256() for _ in range(3 if sparse else 1)]
+        step = min(4096, block_rows())
+        for start in range(0, x.shape[0], step):
+            block = x[np.arange(start, min(start + step, x.shape[0]))] if is_backed(x) else x[start : start + step]
+            if sparse:
+                block = sp.csr_matrix(block)
+                parts[0].update(np.diff(block.indptr).astype(np.int64).view(np.uint8))
+                parts[1].update(block.indices.astype(np.int64).view(np.uint8))
+                parts[2].update(np.ascontiguousarray(block.data, dtype=np.float32).view(np.uint8))
+            else:
+                parts[0].update(np.ascontiguousarray(block, dtype=np.float32).view(np.uint8))
+        h = hashlib.sha256(f"{'csr' if sparse else 'dense'}|{tuple(x.shape)}|float32".encode())
+        for part in parts:
+            h.update(part.digest())
         h.update("\n".join(self.genes).encode())
         h.update("\n".join(self.adata.obs["condition"].astype(str)).encode())
         return h.hexdigest()
@@ -442,6 +495,7 @@ def load_perturb_data(
     gene_name_key: str | None = None,
     context_key: str | None = None,
     normalize: bool = False,
+    backed: bool = False,
     perturbable_genes: Iterable[str] | None = None,
     on_unknown: Literal["warn", "error"] = "warn",
 ) -> PerturbData:
@@ -465,6 +519,8 @@ def load_perturb_data(
         context_key: obs column holding the context (cell type or line). Default: ``cell_type`` when present; with
             more than one value the units become ``CONTEXT|A+B`` and each context needs its own control cells.
         normalize: X holds raw counts: normalise to 1e4 per cell and log1p.
+        backed: Leave X in the file (``.h5ad`` or ``.zarr``, CSR) and read it by rows on demand (out-of-core, for
+            files larger than memory; docs/scaling.md). obs, var and uns are read; X is checked block by block.
         perturbable_genes: Optional gene universe (a bundle's perturbable genes) to check perturbed genes against.
         on_unknown: With ``perturbable_genes``: ``warn`` (default) or raise ``error`` on unknown genes.
 
@@ -488,6 +544,9 @@ def load_perturb_data(
     if convention is not None and convention not in CONVENTIONS:
         raise InputError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
     name = "<AnnData>"
+    node = None  # backed: X's group in the file
+    if backed and isinstance(source, anndata.AnnData):
+        raise InputError("backed=True reads X from a file; give the path of the .h5ad or .zarr file, not an AnnData")
     if isinstance(source, anndata.AnnData):
         adata = (
             source.copy()
@@ -507,9 +566,16 @@ def load_perturb_data(
         if not path.exists():
             raise NotFoundError(f"data file {path} does not exist; simulate one with `biodsnn simulate -o {path}`")
         try:
-            adata = anndata.read_h5ad(path)
-        except (OSError, KeyError, ValueError) as exc:
-            raise InputError(f"cannot read {path} as an .h5ad AnnData file ({exc}); check the file") from exc
+            if backed:
+                store = open_store(path)
+                adata = read_shell(store)
+                node = store.get("X", None)
+            elif path.is_dir() or path.suffix == ".zarr":
+                adata = anndata.read_zarr(path)
+            else:
+                adata = anndata.read_h5ad(path)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"cannot read {path} as an AnnData file (.h5ad or .zarr) ({exc}); check the file") from exc
 
     # --- conditions
     condition_key, control_label, delimiter = _resolve_convention(
@@ -591,7 +657,73 @@ def load_perturb_data(
             raise InputError(f"{name}: condition {label!r} is read as one gene (delimiter {delimiter!r}){hint}")
 
     # --- matrix
-    x = adata.X
+    if backed:
+        x = _check_backed(node, adata, name, normalize)
+        adata.X = None
+    else:
+        x = _check_matrix(adata.X, name, normalize)
+        adata.X = x
+
+    options = {
+        "condition_key": condition_key,
+        "control_label": control_label,
+        "delimiter": delimiter,
+        "gene_name_key": gene_name_key,
+        "context_key": context_key,
+        "normalize": normalize,
+        "backed": bool(backed),
+    }
+    data = PerturbData(adata, source=None if name == "<AnnData>" else name, options=options,
+                       x=x if backed else None)
+    if not data.conditions:
+        raise InputError(f"{name}: only control cells found; the data needs perturbed cells")
+    if perturbable_genes is not None:
+        report = data.check_perturbable(perturbable_genes)
+        if not report.ok:
+            if on_unknown == "error":
+                raise InputError(f"{name}: " + report.message())
+            warnings.warn(report.message(), stacklevel=2)
+    return data
+
+
+def _check_values(values: np.ndarray, name: str) -> None:
+    if values.size and not np.isfinite(values).all():
+        raise InputError(f"{name}: X contains NaN or infinite values; clean the matrix before loading")
+    if values.size and float(values.min()) < 0:
+        raise InputError(f"{name}: X has negative values (scaled data?); give log-normalised counts, not scaled data")
+
+
+def _check_counts(counts: bool, vmax: float, name: str, normalize: bool) -> None:
+    if normalize and not counts and vmax <= _COUNTS_MAX:
+        raise InputError(
+            f"{name}: X already looks log-normalised (max {vmax:.3g}, not integer counts); "
+            "drop normalize / --normalize"
+        )
+    if not normalize and counts:
+        raise InputError(
+            f"{name}: X holds raw counts (integers up to {vmax:.0f}), log-normalised values expected; "
+            "pass normalize=True / --normalize to normalise to 1e4 per cell and log1p"
+        )
+
+
+def _check_backed(node: Any, adata: anndata.AnnData, name: str, normalize: bool) -> BackedMatrix:
+    """X left in the file, checked block by block as the in-memory path checks it whole."""
+    if node is None:
+        raise InputError(f"{name}: X is empty; store log-normalised expression in X")
+    x = BackedMatrix(node, name=name)
+    if x.shape != (adata.n_obs, adata.n_vars):
+        raise InputError(f"{name}: X has shape {x.shape} but obs/var describe {adata.n_obs} × {adata.n_vars}; "
+                         "the file is damaged, write it again")
+    head = x[np.arange(min(x.shape[0], block_rows()))]
+    _check_counts(*_looks_like_counts(head), name, normalize)
+    x.normalize = normalize
+    for _, block in x.blocks():
+        _check_values(block.data, name)
+    return x
+
+
+def _check_matrix(x: Any, name: str, normalize: bool) -> sp.csr_matrix | np.ndarray:
+    """X in memory as CSR or dense float32, normalised when asked, checked for counts, non-finite and negatives."""
     if x is None:
         raise InputError(f"{name}: X is empty; store log-normalised expression in X")
     if sp.issparse(x):
@@ -602,44 +734,11 @@ def load_perturb_data(
             x.sum_duplicates()
     else:
         x = np.asarray(x, dtype=np.float32)
-    counts, vmax = _looks_like_counts(x)
+    _check_counts(*_looks_like_counts(x), name, normalize)
     if normalize:
-        if not counts and vmax <= _COUNTS_MAX:
-            raise InputError(
-                f"{name}: X already looks log-normalised (max {vmax:.3g}, not integer counts); "
-                "drop normalize / --normalize"
-            )
         x = normalize_log1p(x)
-    elif counts:
-        raise InputError(
-            f"{name}: X holds raw counts (integers up to {vmax:.0f}), log-normalised values expected; "
-            "pass normalize=True / --normalize to normalise to 1e4 per cell and log1p"
-        )
-    values = x.data if sp.issparse(x) else x
-    if values.size and not np.isfinite(values).all():
-        raise InputError(f"{name}: X contains NaN or infinite values; clean the matrix before loading")
-    if values.size and float(values.min()) < 0:
-        raise InputError(f"{name}: X has negative values (scaled data?); give log-normalised counts, not scaled data")
-    adata.X = x
-
-    options = {
-        "condition_key": condition_key,
-        "control_label": control_label,
-        "delimiter": delimiter,
-        "gene_name_key": gene_name_key,
-        "context_key": context_key,
-        "normalize": normalize,
-    }
-    data = PerturbData(adata, source=None if name == "<AnnData>" else name, options=options)
-    if not data.conditions:
-        raise InputError(f"{name}: only control cells found; the data needs perturbed cells")
-    if perturbable_genes is not None:
-        report = data.check_perturbable(perturbable_genes)
-        if not report.ok:
-            if on_unknown == "error":
-                raise InputError(f"{name}: " + report.message())
-            warnings.warn(report.message(), stacklevel=2)
-    return data
+    _check_values(x.data if sp.issparse(x) else x, name)
+    return x
 
 
 __all__ = [

@@ -56,6 +56,10 @@ class FakeData:
         self.options = {}
 
     @property
+    def X(self):
+        return self.adata.X
+
+    @property
     def control_cells(self):
         return np.flatnonzero(self._cond == "ctrl")
 
