@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -492,6 +493,77 @@ def simulate(
     """
     import anndata
 
+    blocks: list[sp.csr_matrix] = []
+    obs, var, uns = _run(blocks.append, preset, seed=seed, n_genes=n_genes, n_singles=n_singles, n_doubles=n_doubles,
+                         n_triples=n_triples, cells_per_condition=cells_per_condition, n_control=n_control, mode=mode,
+                         n_contexts=n_contexts, p_pathway=p_pathway, library_size=library_size, progress=progress)
+    x = sp.vstack(blocks, format="csr", dtype=np.float32)
+    del blocks
+    adata = anndata.AnnData(X=x, obs=obs, var=var, uns=uns)
+    if output is not None:
+        write_h5ad(adata, output)
+    return adata
+
+
+def write_simulation(output: str | os.PathLike[str], preset: Preset = "small", **options: Any) -> Path:
+    """Simulate straight into an ``.h5ad`` file, a block of cells at a time: X is never held whole, so screens of
+    millions of cells fit in memory. The file is the one :func:`simulate` writes with the same arguments (same seed,
+    same numbers); it is written atomically.
+
+    Args:
+        output: The ``.h5ad`` file to write.
+        preset: As :func:`simulate`.
+        **options: :func:`simulate`'s other arguments (``seed``, ``n_genes``, ``cells_per_condition``, …).
+
+    Example:
+        >>> import tempfile, pathlib, anndata
+        >>> p = write_simulation(pathlib.Path(tempfile.mkdtemp()) / "t.h5ad", "tiny", progress=False)
+        >>> anndata.read_h5ad(p).n_vars
+        120
+    """
+    import h5py
+    from anndata.io import sparse_dataset, write_elem
+
+    from reactomenet.io import atomic_output
+
+    if "output" in options:
+        raise InputError("write_simulation writes to its first argument; do not pass output=")
+    target = Path(output)
+    with atomic_output(target, suffix=".h5ad") as tmp, h5py.File(tmp, "w") as f:
+        def emit(block: sp.csr_matrix) -> None:
+            if "X" in f:
+                sparse_dataset(f["X"]).append(block)
+            else:  # anndata writes CSR resizable, so later blocks append
+                write_elem(f, "X", block)
+
+        obs, var, uns = _run(emit, preset, **options)
+        for key, value in (("obs", obs), ("var", var), ("uns", uns)):
+            write_elem(f, key, value)
+        for key in ("obsm", "varm", "obsp", "varp", "layers"):
+            write_elem(f, key, {})
+        f.attrs["encoding-type"], f.attrs["encoding-version"] = "anndata", "0.1.0"
+    return target
+
+
+def _run(
+    emit: Callable[[sp.csr_matrix], None],
+    preset: Preset = "small",
+    *,
+    seed: int = 0,
+    n_genes: int | None = None,
+    n_singles: int | None = None,
+    n_doubles: int | None = None,
+    n_triples: int | None = None,
+    cells_per_condition: int | None = None,
+    n_control: int | None = None,
+    mode: Literal["activation", "interference", "mixed"] | None = None,
+    n_contexts: int | None = None,
+    p_pathway: float = 0.8,
+    library_size: float | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The simulation (see :func:`simulate`): hands the cells to ``emit`` in blocks of rows, in order, and returns
+    obs, var and uns."""
     from reactomenet.console import progress_bar
 
     if preset not in PRESETS:
@@ -594,7 +666,6 @@ def simulate(
     labels = labels[rng.permutation(len(labels))]
     lib = median_lib * np.exp(lib_sigma * rng.standard_normal(len(labels)))
 
-    blocks: list[sp.csr_matrix] = []
     totals = np.zeros(len(labels))
     with progress_bar(transient=True) as bar:
         task = bar.add_task("simulating cells", total=len(labels), info=f"{len(q)} conditions", visible=progress)
@@ -613,10 +684,8 @@ def simulate(
             scale = np.divide(TARGET_SUM, tot, out=np.zeros_like(tot), where=tot > 0)
             block.data *= np.repeat(scale, np.diff(block.indptr)).astype(np.float32)
             np.log1p(block.data, out=block.data)
-            blocks.append(block)
+            emit(block)
             bar.advance(task, len(lab))
-    x = sp.vstack(blocks, format="csr", dtype=np.float32)
-    del blocks
 
     row_ctx = np.asarray(ctx_of_row)
     obs = pd.DataFrame(
@@ -662,10 +731,7 @@ def simulate(
             "nb_theta": net.theta,
         },
     }
-    adata = anndata.AnnData(X=x, obs=obs, var=var, uns=uns)
-    if output is not None:
-        write_h5ad(adata, output)
-    return adata
+    return obs, var, uns
 
 
 def _line_network(net: _Network, rng: np.random.Generator) -> _Network:
