@@ -129,3 +129,24 @@ def test_map_genes_builds_the_same_bundle_from_ensembl_ids(tmp_path, fakes, spli
     assert genes_table.sort_values("measured_index")["symbol"].tolist() == expected
     for part in ("mask", "coexpression", "go_graph"):
         np.testing.assert_array_equal(getattr(a, part).edge_index, getattr(b, part).edge_index)
+
+
+def test_coexpr_cells_correlates_a_seeded_draw_of_training_cells_only(tmp_path, data, split, fakes):
+    from kg_build.coexpression import coexpression_graph, pearson_matrix, training_cells
+
+    rows = training_cells(data, split)
+    n = rows.size - 3
+    out = build_bundle(data, split, tmp_path / "capped", coexpr_cells=n, **_options(fakes))
+    drawn = np.sort(np.random.default_rng(int(getattr(split, "seed", 0) or 0)).choice(rows, n, replace=False))
+    want = coexpression_graph(pearson_matrix(data.X, drawn), data.genes, top_k=20, threshold=0.1).to_frame()
+    got = pd.read_parquet(out / "coexpression.parquet")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["parameters"]["coexpr_cells"] == n and man["counts"]["training_cells"] == n
+    plain = pd.read_parquet(build_bundle(data, split, tmp_path / "plain", **_options(fakes)) / "coexpression.parquet")
+    assert not got.equals(plain)  # the draw is what was correlated
+    # a cap at or above the training cells changes nothing
+    full = build_bundle(data, split, tmp_path / "full", coexpr_cells=rows.size, **_options(fakes))
+    assert pd.read_parquet(full / "coexpression.parquet").equals(plain)
+    with pytest.raises(InputError, match="coexpr_cells"):
+        build_bundle(data, split, tmp_path / "bad", coexpr_cells=1, **_options(fakes))
