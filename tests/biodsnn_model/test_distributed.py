@@ -1,9 +1,10 @@
 """Multi-process training (torchrun, gloo, DistributedDataParallel) on a tiny simulated screen.
 
-Two CPU processes train one model under ``torchrun -m biodsnn fit --resume`` from a checkpoint (rank 0 reads it
-and sends it on); the weights must equal those of one process that takes, at every optimiser step, the mean loss of
-the same two batches (what DDP's averaged gradient is), with the same VAE noise per rank; the run folder must hold
-the files a single-process run writes. One torchrun start only: each costs seconds of imports per process.
+Two CPU processes train one model under ``torchrun -m biodsnn fit``: once from a fresh start on backed (out-of-core)
+data, once with ``--resume`` from a checkpoint (rank 0 reads it and sends it on). The weights must equal those of one
+process that takes, at every optimiser step, the mean loss of the same two batches (what DDP's averaged gradient
+is), with the same VAE noise per rank; the run folder must hold the files a single-process run writes. Two torchrun
+starts only: each costs seconds of imports per process.
 """
 
 from __future__ import annotations
@@ -106,3 +107,18 @@ def test_two_gloo_processes_train_the_weights_of_one_process_with_the_same_batch
     # one process over all batches takes twice the steps: other weights (the comparison above can fail)
     alone = torch.load(single / "model.pt", weights_only=True)
     assert max(float((alone[k] - got[k]).abs().max()) for k in got if got[k].is_floating_point()) > 1e-3
+
+
+def test_two_gloo_processes_from_a_fresh_start_on_backed_data_train_the_weights_of_one_process(screen,
+                                                                                            monkeypatch) -> None:
+    # a fresh start (no checkpoint: each rank initialises from the seed, DDP checks they agree) with X left in the
+    # file (--backed), as a multi-process run on a large screen goes; the reference reads the data in memory
+    ref = _reference(screen, monkeypatch)
+    ref.fit(1, run_dir=screen["tmp"] / "reference-fresh", progress=False)
+    ddp = screen["tmp"] / "ddp-fresh"
+    _torchrun(screen, ddp, "--epochs", "1", "--backed")
+    assert "training on 2 processes (torch.distributed, gloo)" in (ddp / "train.log").read_text()
+    got, want = torch.load(ddp / "model.pt", weights_only=True), ref.module.state_dict()
+    assert set(got) == set(want)
+    for key, value in want.items():
+        torch.testing.assert_close(got[key], value.cpu(), rtol=1e-4, atol=1e-5, msg=lambda m, k=key: f"{k}: {m}")
