@@ -20,8 +20,8 @@ from biodsnn.data._loading import (
     PerturbData,
     check_perturbable,
     load_perturb_data,
-    normalize_log1p,
 )
+from biodsnn.data._normalize import normalize_log1p
 from biodsnn.data._simulate import PRESETS, SIM_KEY, gene_universe, simulate, write_h5ad, write_simulation
 from biodsnn.data._splits import KINDS, Split, make_split, read_mapping
 from biodsnn.data.conditions import canonical_condition, condition_genes, format_condition, parse_condition

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from biodsnn.data._normalize import normalize_log1p
 from reactomenet.errors import InputError
 
 #: Rows per block in passes over many cells (float32 CSR of a 5 k-gene panel at 10 % density: ~20 MB per block).
@@ -127,8 +128,6 @@ class BackedMatrix:
         if not block.has_canonical_format:
             block.sum_duplicates()
         if self.normalize:
-            from biodsnn.data._loading import normalize_log1p
-
             block = normalize_log1p(block)
         if distinct.size != rows.size or (np.diff(file_rows) < 0).any():
             block = block[back]

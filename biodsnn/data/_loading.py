@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biodsnn.data._backed import BackedMatrix, block_rows, is_backed, open_store, read_shell, row_blocks
+from biodsnn.data._normalize import normalize_log1p
 from biodsnn.data.conditions import (
     CONTEXT_SEP,
     CONTROL,
@@ -46,7 +47,6 @@ CONVENTIONS: dict[str, dict[str, str]] = {
 CONTEXT_KEY = "cell_type"
 #: Where the simulator stores the noise-free truth (see docs/data.md).
 TRUTH_KEY = "biodsnn_truth"
-TARGET_SUM = 1e4
 _COUNTS_MAX = 30.0  # log1p(1e4 * 1) ~ 9.2: larger integer values mean raw counts
 
 
@@ -409,27 +409,6 @@ def _looks_like_counts(x: sp.spmatrix | np.ndarray) -> tuple[bool, float]:
     return integer and vmax > _COUNTS_MAX, vmax
 
 
-def normalize_log1p(x: sp.spmatrix | np.ndarray, target_sum: float = TARGET_SUM) -> sp.csr_matrix | np.ndarray:
-    """Scale each cell to ``target_sum`` counts then take ``log1p`` (scanpy's normalize_total + log1p), float32.
-
-    Example:
-        >>> import numpy as np
-        >>> [round(float(v), 3) for v in normalize_log1p(np.array([[1.0, 3.0]]), target_sum=4)[0]]
-        [0.693, 1.386]
-    """
-    if sp.issparse(x):
-        out = sp.csr_matrix(x, dtype=np.float32, copy=True)
-        totals = np.asarray(out.sum(axis=1)).ravel()
-        scale = np.divide(target_sum, totals, out=np.zeros_like(totals, dtype=np.float64), where=totals > 0)
-        out.data *= np.repeat(scale, np.diff(out.indptr)).astype(np.float32)
-        np.log1p(out.data, out=out.data)
-        return out
-    arr = np.asarray(x, dtype=np.float64)
-    totals = arr.sum(axis=1, keepdims=True)
-    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
-    return np.log1p(arr * scale).astype(np.float32)
-
-
 def _resolve_convention(
     obs: pd.DataFrame,
     convention: str | None,
@@ -749,5 +728,4 @@ __all__ = [
     "PerturbableReport",
     "check_perturbable",
     "load_perturb_data",
-    "normalize_log1p",
 ]

@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biodsnn.data._loading import TARGET_SUM, TRUTH_KEY
+from biodsnn.data._loading import TRUTH_KEY
+from biodsnn.data._normalize import TARGET_SUM
 from biodsnn.data.conditions import CONTROL, format_condition
 from reactomenet.errors import InputError
 
