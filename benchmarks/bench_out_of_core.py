@@ -64,11 +64,12 @@ def prepare(n_cells: int, seed: int) -> tuple[Path, Path, dict[str, float]]:
     return h5ad, bundle, figures
 
 
-def fit(h5ad: Path, bundle: Path, backed: bool, tag: str, batch_size: int) -> dict[str, float]:
+def fit(h5ad: Path, bundle: Path, backed: bool, tag: str, batch_size: int | None) -> dict[str, float]:
     """One epoch of ``biodsnn fit``: wall time, peak memory, and the run's epoch time and training cells."""
     run_dir = h5ad.parent / f"run-{tag}"
     cmd = [*cli("biodsnn"), "fit", "--data", str(h5ad), "--knowledge", str(bundle), "-o", str(run_dir),
-           "--epochs", "1", "--batch-size", str(batch_size), "--overwrite", *(["--backed"] if backed else [])]
+           "--epochs", "1", "--overwrite", *(["--backed"] if backed else []),
+           *(["--batch-size", str(batch_size)] if batch_size else [])]
     wall, peak = run(cmd, h5ad.parent / f"fit-{tag}.log")
     out = {"fit_s": wall, "fit_gb": peak}
     history = run_dir / "history.parquet"
@@ -87,17 +88,23 @@ def main() -> None:
     ap.add_argument("--cells", type=int, nargs="+", default=[100_000, 500_000, 1_000_000])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--in-memory", action="store_true", help="also fit the smallest file in memory, for comparison")
-    ap.add_argument("--batch-size", type=int, default=4096,
-                    help="cells per batch, the same for every file (the default keeps an epoch of 1 M cells to "
-                    "~500 knowledge-stream passes on 2 cores; the peak grows with it, not with the file)")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="cells per batch (default: fit's); the peak grows with it, not with the file")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="simulate the files and build their bundles, fit nothing (then time the fits on an idle "
+                    "machine)")
     args = ap.parse_args()
     rows = []
     for n in sorted(args.cells):
         h5ad, bundle, figures = prepare(n, args.seed)
         print(f"{n} cells: {h5ad} ({h5ad.stat().st_size / 1024**3:.2f} GiB) ready {json.dumps(figures)}", flush=True)
+        if args.prepare_only:
+            continue
         rows.append({"cells": n, "file_gib": h5ad.stat().st_size / 1024**3, "mode": "backed", **figures,
                      **fit(h5ad, bundle, True, "backed", args.batch_size)})
         print(json.dumps(rows[-1]), flush=True)
+    if args.prepare_only:
+        return
     if args.in_memory:  # the smallest file again, X loaded whole
         n = min(args.cells)
         h5ad, bundle, _ = prepare(n, args.seed)
@@ -105,7 +112,8 @@ def main() -> None:
                      **fit(h5ad, bundle, False, "memory", args.batch_size)})
         print(json.dumps(rows[-1]), flush=True)
     load = os.getloadavg()[0]
-    print(f"\nbatch size {args.batch_size}; load average at the end: {load:.1f} ({os.cpu_count()} cores)\n")
+    batch = args.batch_size or "fit's default"
+    print(f"\nbatch size {batch}; load average at the end: {load:.1f} ({os.cpu_count()} cores)\n")
     print("| cells | file (GiB) | X read | fit peak RSS (GiB) | fit wall (s) | simulate peak RSS (GiB) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
