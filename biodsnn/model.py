@@ -49,7 +49,8 @@ CONFIG_FORMAT = 1
 CONTEXT_TOKEN = "__context__:"
 
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
-                "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
+                "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae", "norm",
+                "readout_init")
 
 
 def _float32(value: Any) -> Any:
@@ -404,11 +405,12 @@ class BioDSNN:
         return table
 
     def _batch_iterator(self, epoch: int) -> Any:
-        """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
-        optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
+        """The training batches of one epoch (up to ``batch_size`` cells each): of one condition each, so every
+        optimiser step costs one knowledge-stream pass, or with ``mixed_batches`` shuffled over all training
+        conditions (GEARS'); seeded by (seed, epoch)."""
         rank, world = distributed.rank_and_world()  # several processes: each takes its share of the same plan
         return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]), seed=self.seed,
-                             epoch=epoch, rank=rank, world_size=world)
+                             epoch=epoch, rank=rank, world_size=world, mixed=bool(self.hparams["mixed_batches"]))
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))
@@ -742,6 +744,10 @@ class BioDSNN:
         hp.setdefault("mean_effect_prior", False)
         hp.setdefault("shrink_to_prior", False)
         hp.setdefault("recentre_vae", False)
+        # saved before GEARS' layers and mixed batches existed: LayerNorm, zero readouts, one condition per batch
+        hp.setdefault("norm", "layer")
+        hp.setdefault("readout_init", "zero")
+        hp.setdefault("mixed_batches", False)
         try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
             inert = get_variant(cfg["variant"]).inert_options()
         except InputError as exc:
