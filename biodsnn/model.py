@@ -50,7 +50,7 @@ CONTEXT_TOKEN = "__context__:"
 
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
                 "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae", "norm",
-                "readout_init")
+                "readout_init", "embedding_max_norm")
 
 
 def _float32(value: Any) -> Any:
@@ -748,6 +748,8 @@ class BioDSNN:
         hp.setdefault("norm", "layer")
         hp.setdefault("readout_init", "zero")
         hp.setdefault("mixed_batches", False)
+        hp.setdefault("embedding_max_norm", False)
+        hp.setdefault("clip_by", "norm")
         try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
             inert = get_variant(cfg["variant"]).inert_options()
         except InputError as exc:

@@ -170,6 +170,8 @@ class BioDSNNModule(nn.Module):
             batch) or ``"batch"`` (GEARS' and the paper's: BatchNorm1d where GEARS' code has it, every MLP as GEARS'
             ``MLP``, each condition's rows weighted by its cells in the batch: :class:`CountedBatchNorm1d`). Batch
             statistics need batches of several conditions (``mixed_batches``); evaluation uses the running ones.
+        embedding_max_norm: GEARS' ``nn.Embedding(max_norm=True)``: every row of the gene, position and perturbation
+            embeddings is rescaled to norm ≤ 1 (in place, outside autograd) whenever the knowledge stream reads it.
         readout_init: ``"zero"`` (ours: the last per-gene readouts start at zero, so the untrained network predicts
             no change) or ``"xavier"`` (GEARS': ``xavier_normal_`` on its ``indv_w1``, ``indv_b1``, ``indv_w2``,
             ``indv_b2``).
@@ -193,12 +195,13 @@ class BioDSNNModule(nn.Module):
                  pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False,
                  compose_members: bool = False, own_gene_head: bool = False, context_start: int | None = None,
                  mean_effect: torch.Tensor | None = None, recentre_vae: bool = False, norm: str = "layer",
-                 readout_init: str = "zero") -> None:
+                 readout_init: str = "zero", embedding_max_norm: bool = False) -> None:
         super().__init__()
         if norm not in ("layer", "batch") or readout_init not in ("zero", "xavier"):
             raise InputError(f"norm={norm!r} / readout_init={readout_init!r}: choose norm 'layer' or 'batch' and "
                              "readout_init 'zero' or 'xavier'")
         self.norm = norm
+        self.embedding_max_norm = bool(embedding_max_norm)
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
         self.detach_vae_baseline = bool(detach_vae_baseline)
@@ -381,6 +384,11 @@ class BioDSNNModule(nn.Module):
         singles through GO and the perturbed-gene marker). Untrained (K = 0, H = 0) this is the sum of the
         observed single effects: the additive prediction.
         """
+        if self.embedding_max_norm:  # GEARS reads every row of the three tables on every pass, and renorms them
+            with torch.no_grad():
+                for emb in (self.gene_emb, self.pos_emb, self.pert_emb):
+                    rows = torch.arange(emb.num_embeddings, device=emb.weight.device)
+                    torch.embedding_renorm_(emb.weight, rows, 1.0, 2.0)
         if self.compose_members:
             return self._with_mean(cond_perts, self._composed(cond_perts))
         if not self.variant.additive_prior:

@@ -152,7 +152,8 @@ def _module(variant: str, **kw) -> BioDSNNModule:
     return BioDSNNModule(12, 10, coexpr_edge_index=coexpr, coexpr_weight=coexpr_w, go_edge_index=go, go_weight=go_w,
                          mask_edge_index=random_mask(12, 0.3, 1), variant=variant, hidden=8, n_heads=2, d_ff=16,
                          vae_intermediate=6, vae_latent=3,
-                         norm=settings["norm"], readout_init=settings["readout_init"], **kw)
+                         norm=settings["norm"], readout_init=settings["readout_init"],
+                         embedding_max_norm=settings["embedding_max_norm"], **kw)
 
 
 def test_paper_and_gears_have_batchnorm_where_gears_has_it_and_full_has_none() -> None:
@@ -163,7 +164,8 @@ def test_paper_and_gears_have_batchnorm_where_gears_has_it_and_full_has_none() -
     for name in ("paper", "gears"):
         v = get_variant(name)
         assert (v.settings["norm"], v.settings["readout_init"], v.settings["mixed_batches"],
-                v.settings["batch_size"]) == ("batch", "xavier", True, 32)
+                v.settings["batch_size"], v.settings["embedding_max_norm"], v.settings["clip_by"]) == \
+            ("batch", "xavier", True, 32, True, "value")
         m, found = _module(name), norms(_module(name))
         # GEARS: bn_emb, emb_trans_v2 / pert_fuse / recovery_w as Linear-BN-ReLU-Linear-BN, bn_pert_base, and for
         # GEARS' cross-gene MLP its cross_gene_state
@@ -244,8 +246,9 @@ def test_gears_variant_computes_what_gears_code_computes() -> None:
         "G_coexpress": torch.cat([co + genes * i for i in range(n)], 1), "G_coexpress_weight": co_w.repeat(n),
         "G_go": ours.go_edge_index, "G_go_weight": ours.go_weight.double()}).double()
     with torch.no_grad():
-        for emb in (ours.gene_emb, ours.pos_emb, ours.pert_emb):  # norms below 1: GEARS' max_norm renorm is idle
-            emb.weight.mul_(0.5 / emb.weight.norm(dim=1, keepdim=True))
+        for emb in (ours.gene_emb, ours.pos_emb, ours.pert_emb):  # rows of norm 2 and 0.5: max_norm renorms the first
+            emb.weight.mul_(torch.tensor([2.0, 0.5]).repeat(8)[:len(emb.weight), None]
+                            / emb.weight.norm(dim=1, keepdim=True))
         pairs = {"gene_emb": ref.gene_emb, "pos_emb": ref.emb_pos, "pert_emb": ref.pert_emb, "gene_norm": ref.bn_emb,
                  "gene_conv": ref.layers_emb_pos[0], "gene_mlp": ref.emb_trans_v2.network,
                  "pert_conv": ref.sim_layers[0], "pert_fuse": ref.pert_fuse.network, "fused_norm": ref.bn_pert_base,
@@ -272,6 +275,7 @@ def test_gears_variant_computes_what_gears_code_computes() -> None:
         for key, value in module.state_dict().items():
             assert torch.allclose(getattr(ours, name).state_dict()[key].double(), value.double(), atol=1e-12), key
     assert torch.allclose(ours.eval()(x, cond_perts, cell_cond).pred, ref.eval()(batch), atol=1e-10)
+    assert float(ours.gene_emb.weight.detach().norm(dim=1).max()) <= 1 + 1e-9  # renormed in place, as GEARS' tables are
 
 
 @pytest.mark.parametrize("variant", ["paper", "gears"])
@@ -317,3 +321,23 @@ def test_batchnorm_needs_mixed_batches_and_combines_with_no_composition(tiny) ->
 def test_full_keeps_one_condition_batches(tiny) -> None:
     model = BioDSNN(tiny.data, tiny.knowledge, split=tiny.split, variant="full", seed=0, de=tiny.de, **SMALL)
     assert all(len(b.conditions) == 1 for b in model._batches(0))
+
+
+def test_clip_by_value_clips_each_gradient_entry(monkeypatch) -> None:
+    """GEARS' (and the paper's) clip_grad_value_(1.0) for `paper` and `gears`; ours clips the norm."""
+    from biodsnn.config import TrainConfig
+    from biodsnn.train import train
+
+    calls: list[str] = []
+    for kind in ("value", "norm"):
+        real = getattr(torch.nn.utils, f"clip_grad_{kind}_")
+        monkeypatch.setattr(torch.nn.utils, f"clip_grad_{kind}_",
+                            lambda *a, _real=real, _kind=kind, **k: (calls.append(_kind), _real(*a, **k))[1])
+    for kind in ("value", "norm"):
+        m = torch.nn.Linear(1, 1)
+        train(m, batches=lambda e: [torch.ones(4, 1)], n_batches=lambda e: 1,
+              loss=lambda b, g, m=m: (m(b) - 100).pow(2).mean(), validate=lambda: float("nan"),
+              config=TrainConfig(epochs=1, clip_by=kind), progress=False)
+        assert calls == [kind]
+        calls.clear()
+    assert get_variant("full").settings["clip_by"] == "norm"
