@@ -64,10 +64,13 @@ class BatchIterator:
     knowledge-stream pass per batch. With ``mixed`` (GEARS' DataLoader, which the paper's code uses), the cells of
     all conditions are shuffled together and cut into ``ceil(N / batch_size)`` batches of near-equal size, so a batch
     holds several conditions (GEARS' BatchNorm needs them). Either way every cell comes once per epoch, with a random
-    control cell of its own context. The order of conditions, of cells and of batches and the control partners are
-    drawn from ``seed`` and ``epoch`` (:func:`biodsnn.config.epoch_seed`): each pass yields the same batches. X is
-    densified one batch at a time. With ``world_size`` > 1 (multi-process training) it yields rank ``rank``'s share
-    of the epoch's batches (:func:`biodsnn.distributed.shard` applied to the seeded plan, the same on every rank).
+    control cell of its own context. With ``with_control`` the control cells are trained on too, as GEARS' training
+    set holds them: each context's control unit (``ctrl`` or ``CONTEXT|ctrl``) is one more condition whose cells are
+    their own input (no perturbation: the network should predict no change). The order of conditions, of cells and
+    of batches and the control partners are drawn from ``seed`` and ``epoch`` (:func:`biodsnn.config.epoch_seed`):
+    each pass yields the same batches. X is densified one batch at a time. With ``world_size`` > 1 (multi-process
+    training) it yields rank ``rank``'s share of the epoch's batches (:func:`biodsnn.distributed.shard` applied to the
+    seeded plan, the same on every rank).
 
     Example:
         >>> from biodsnn.data import simulate, load_perturb_data
@@ -79,7 +82,7 @@ class BatchIterator:
 
     def __init__(self, data: PerturbData, conditions: Sequence[str] | None = None, *,
                  batch_size: int = TrainConfig.batch_size, seed: int = 0, epoch: int = 0, rank: int = 0,
-                 world_size: int = 1, mixed: bool = False) -> None:
+                 world_size: int = 1, mixed: bool = False, with_control: bool = False) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         conds = data.conditions if conditions is None else [canonical_condition(c) for c in conditions]
@@ -89,10 +92,16 @@ class BatchIterator:
         if len(data.control_cells) == 0:
             raise InputError("no control cells to pair with perturbed cells")
         self.data = data
-        self.conditions = conds
         self._rows = [data.cells_of(c) for c in conds]
-        # each condition's control pool: its context's control cells (one pool for data of one context)
         contexts = [data.context_of(c) for c in conds]
+        self._n_perturbed = len(conds)  # conditions from here on are control units, each cell its own partner
+        if with_control:
+            for ctx in data.contexts:
+                conds = [*conds, "ctrl" if ctx is None else f"{ctx}|ctrl"]
+                self._rows.append(np.asarray(data.control_cells_of(ctx), dtype=np.int64))
+                contexts.append(ctx)
+        self.conditions = conds
+        # each condition's control pool: its context's control cells (one pool for data of one context)
         self._pools = {ctx: data.control_cells_of(ctx) for ctx in dict.fromkeys(contexts)}
         empty = [str(ctx) for ctx, pool in self._pools.items() if len(pool) == 0]
         if empty:
@@ -110,14 +119,14 @@ class BatchIterator:
             mix = rng.permutation(sum(len(r) for r in self._rows))
             cond_seq = np.concatenate([np.full(len(r), i) for i, r in enumerate(self._rows)])[mix]
             cell_seq = np.concatenate(self._rows)[mix]
-            ctrl_seq = self._controls(rng, cond_seq)
+            ctrl_seq = self._controls(rng, cond_seq, cell_seq)
             bounds = np.array_split(np.arange(len(cell_seq)), -(-len(cell_seq) // self.batch_size))
         else:
             rng = np.random.default_rng([epoch_seed(self.seed, self.epoch), 0])  # 0: the stream of earlier runs
             order = rng.permutation(len(self.conditions))
             cond_seq = np.concatenate([np.full(len(self._rows[i]), i) for i in order])
             cell_seq = np.concatenate([rng.permutation(self._rows[i]) for i in order])
-            ctrl_seq = self._controls(rng, cond_seq)
+            ctrl_seq = self._controls(rng, cond_seq, cell_seq)
             bounds, start = [], 0
             for i in order:  # one condition's cells occupy start .. start + n
                 n = len(self._rows[i])
@@ -126,16 +135,19 @@ class BatchIterator:
             bounds = [bounds[i] for i in rng.permutation(len(bounds))]
         return shard(bounds, self.rank, self.world_size), cond_seq, cell_seq, ctrl_seq
 
-    def _controls(self, rng: np.random.Generator, cond_seq: np.ndarray) -> np.ndarray:
-        """A random control cell of each cell's own context (its condition's)."""
+    def _controls(self, rng: np.random.Generator, cond_seq: np.ndarray, cell_seq: np.ndarray) -> np.ndarray:
+        """A random control cell of each cell's own context (its condition's); a control cell is its own."""
         if len(self._pools) == 1:
             ctrl = next(iter(self._pools.values()))
-            return ctrl[rng.integers(0, len(ctrl), size=len(cond_seq))]
-        ctrl_seq = np.empty(len(cond_seq), dtype=np.int64)
-        u = rng.random(len(cond_seq))
-        for ctx, pool in self._pools.items():
-            at = np.isin(cond_seq, [i for i, c in enumerate(self._context_of) if c == ctx])
-            ctrl_seq[at] = pool[np.minimum((u[at] * len(pool)).astype(np.int64), len(pool) - 1)]
+            ctrl_seq = ctrl[rng.integers(0, len(ctrl), size=len(cond_seq))]
+        else:
+            ctrl_seq = np.empty(len(cond_seq), dtype=np.int64)
+            u = rng.random(len(cond_seq))
+            for ctx, pool in self._pools.items():
+                at = np.isin(cond_seq, [i for i, c in enumerate(self._context_of) if c == ctx])
+                ctrl_seq[at] = pool[np.minimum((u[at] * len(pool)).astype(np.int64), len(pool) - 1)]
+        own = cond_seq >= self._n_perturbed  # GEARS: a control cell is input and target at once
+        ctrl_seq[own] = cell_seq[own]
         return ctrl_seq
 
     def __len__(self) -> int:

@@ -401,7 +401,9 @@ class BioDSNN:
         conds = [c for c in conditions if parse_condition(c)]
         means = self.data.condition_means(conds) if conds else np.zeros((0, len(self.data.genes)), np.float32)
         table = {c: torch.as_tensor(m != 0) for c, m in zip(conds, means, strict=True)}
-        table["ctrl"] = torch.ones(len(self.data.genes), dtype=torch.bool)
+        every = torch.ones(len(self.data.genes), dtype=torch.bool)
+        # the control units (`ctrl`, `CONTEXT|ctrl`: train_control) keep every gene, as GEARS' loss does for ctrl
+        table |= {c: every for c in ["ctrl", *conditions] if not parse_condition(c)}
         return table
 
     def _batch_iterator(self, epoch: int) -> Any:
@@ -410,7 +412,8 @@ class BioDSNN:
         conditions (GEARS'); seeded by (seed, epoch)."""
         rank, world = distributed.rank_and_world()  # several processes: each takes its share of the same plan
         return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]), seed=self.seed,
-                             epoch=epoch, rank=rank, world_size=world, mixed=bool(self.hparams["mixed_batches"]))
+                             epoch=epoch, rank=rank, world_size=world, mixed=bool(self.hparams["mixed_batches"]),
+                             with_control=bool(self.hparams["train_control"]))
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))
@@ -499,7 +502,7 @@ class BioDSNN:
             raise InputError("resume needs the run folder: pass run_dir")
         if not self.split.train:
             raise InputError("the split has no training conditions; choose another split")
-        self._keep = self._keep_table([*self.split.train, "ctrl"])
+        self._keep = self._keep_table([*self.split.train, *(f"{c}|ctrl" for c in self.contexts if c is not None)])
         self._val_true = None
         config = TrainConfig(seed=self.seed, **{k: hp[k] for k in TRAIN_DEFAULTS})
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -750,6 +753,7 @@ class BioDSNN:
         hp.setdefault("mixed_batches", False)
         hp.setdefault("embedding_max_norm", False)
         hp.setdefault("clip_by", "norm")
+        hp.setdefault("train_control", False)
         try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
             inert = get_variant(cfg["variant"]).inert_options()
         except InputError as exc:

@@ -102,6 +102,8 @@ _OURS: dict[str, Any] = {
     # LayerNorm (a condition's prediction never depends on the rest of its batch), last readouts at zero (untrained
     # = no change), batches of one condition each (one knowledge pass per optimiser step)
     "norm": "layer", "readout_init": "zero", "mixed_batches": False, "embedding_max_norm": False,
+    # trained on perturbed cells only (the control's "no change" is built in: its effect is 0)
+    "train_control": False,
     # no weight decay (TrainConfig's default): it pulls the per-gene readouts toward no change (same measurement)
     "weight_decay": TRAIN_DEFAULTS["weight_decay"], "weight_decay_biases": TRAIN_DEFAULTS["weight_decay_biases"],
 }
@@ -110,13 +112,14 @@ _OURS: dict[str, Any] = {
 #: autofocus + λ = 0.1 direction loss, Adam weight decay 5e-4 on every parameter; none of our additions. GEARS' layers
 #: (the paper's code is built on them): BatchNorm1d and GEARS' MLP blocks, xavier-initialised readouts, embeddings
 #: renormalised to norm ≤ 1 (``max_norm``), batches of 32 cells shuffled over all training conditions (GEARS'
-#: DataLoader; the paper states no batch size) and gradients clipped entry by entry (``clip_grad_value_``).
+#: DataLoader; the paper states no batch size) that hold the control cells too (GEARS' training set has ``ctrl``, each
+#: cell its own input), and gradients clipped entry by entry (``clip_grad_value_``).
 _PAPER: dict[str, Any] = {
     "detach_vae_baseline": False, "recentre_vae": False, "mark_perturbed": False, "compose_members": False,
     "own_gene_head": False, "mean_effect_prior": False, "shrink_to_prior": False,
     "loss_level": "cell", "direction_weight": 0.1, "weight_decay": 5e-4, "weight_decay_biases": True,
     "norm": "batch", "readout_init": "xavier", "mixed_batches": True, "batch_size": 32, "embedding_max_norm": True,
-    "clip_by": "value",
+    "clip_by": "value", "train_control": True,
 }
 
 #: Options that change how fast a run goes, never what it computes: left out of a run's name.
@@ -243,7 +246,7 @@ HPARAM_SPECS: dict[str, OptionSpec] = {
     "batch_size": OptionSpec(int, 1), "n_de": OptionSpec(int, 1), "n_control_predict": OptionSpec(int, 0),
     "predict_chunk": OptionSpec(int, 1), "autocast": OptionSpec(str, choices=("none", "bf16")),
     "norm": OptionSpec(str, choices=("layer", "batch")), "readout_init": OptionSpec(str, choices=("zero", "xavier")),
-    "mixed_batches": OptionSpec(bool), "embedding_max_norm": OptionSpec(bool),
+    "mixed_batches": OptionSpec(bool), "embedding_max_norm": OptionSpec(bool), "train_control": OptionSpec(bool),
     "clip_by": OptionSpec(str, choices=("norm", "value")),
 }
 

@@ -135,3 +135,34 @@ def test_mixed_batches_ranks_share_out_the_one_plan(data, world: int) -> None:
     dealt = [s[i] for i in range(len(shares[0])) for s in shares]  # round robin back into one list
     assert dealt[:len(whole)] == whole  # together the ranks cover the plan exactly once ...
     assert dealt[len(whole):] == whole[:len(dealt) - len(whole)]  # ... padded with its first batches (as shard)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_with_control_each_control_cell_comes_once_as_its_own_input(data, mixed: bool) -> None:
+    """GEARS' training set holds the control cells (input = target = the cell): with_control adds them."""
+    split = make_split(data.conditions, kind="simulation", seed=1)
+    plain = BatchIterator(data, split.train, batch_size=16, seed=0, mixed=mixed)
+    it = BatchIterator(data, split.train, batch_size=16, seed=0, mixed=mixed, with_control=True)
+    rows = list(it.rows())
+    assert len(rows) == len(it) and "ctrl" not in plain.conditions and it.conditions[-1] == "ctrl"
+    ctrl_cells = [c for r in rows for i, c in zip(r.condition_index, r.cells, strict=True)
+                  if r.conditions[i] == "ctrl"]
+    assert sorted(ctrl_cells) == sorted(data.control_cells.tolist())
+    for r in rows:
+        own = np.array([r.conditions[i] == "ctrl" for i in r.condition_index])
+        assert (r.controls[own] == r.cells[own]).all()  # its own input
+        assert not set(r.cells[~own]) & set(data.control_cells)  # the others: perturbed cells, drawn partners
+    perturbed = sorted(c for r in rows for c in r.cells.tolist() if c not in set(data.control_cells.tolist()))
+    assert perturbed == sorted(np.concatenate([r.cells for r in plain.rows()]).tolist())
+
+
+def test_with_control_names_each_contexts_control_unit() -> None:
+    from tests.biodsnn_data.test_contexts import two_lines
+
+    data = load_perturb_data(two_lines(), convention="perturbench")
+    it = BatchIterator(data, batch_size=16, seed=0, mixed=True, with_control=True)
+    assert it.conditions[-2:] == [f"{c}|ctrl" for c in data.contexts]
+    for r in it.rows():
+        for i, unit in enumerate(r.conditions):
+            at = r.condition_index == i
+            assert len(r.cells[at]) and (unit.endswith("|ctrl") == bool((r.controls[at] == r.cells[at]).all()))

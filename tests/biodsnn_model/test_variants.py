@@ -164,8 +164,8 @@ def test_paper_and_gears_have_batchnorm_where_gears_has_it_and_full_has_none() -
     for name in ("paper", "gears"):
         v = get_variant(name)
         assert (v.settings["norm"], v.settings["readout_init"], v.settings["mixed_batches"],
-                v.settings["batch_size"], v.settings["embedding_max_norm"], v.settings["clip_by"]) == \
-            ("batch", "xavier", True, 32, True, "value")
+                v.settings["batch_size"], v.settings["embedding_max_norm"], v.settings["clip_by"],
+                v.settings["train_control"]) == ("batch", "xavier", True, 32, True, "value", True)
         m, found = _module(name), norms(_module(name))
         # GEARS: bn_emb, emb_trans_v2 / pert_fuse / recovery_w as Linear-BN-ReLU-Linear-BN, bn_pert_base, and for
         # GEARS' cross-gene MLP its cross_gene_state
@@ -179,7 +179,7 @@ def test_paper_and_gears_have_batchnorm_where_gears_has_it_and_full_has_none() -
         for layer in ("gene_mlp", "pert_fuse", "recovery"):  # GEARS' MLP: ends in BatchNorm1d, no last ReLU
             assert [type(x).__name__ for x in getattr(m, layer)][-2:] == ["Linear", "CountedBatchNorm1d"]
     assert not any(t == "CountedBatchNorm1d" for t in norms(_module("full")).values())
-    assert get_variant("full").settings["mixed_batches"] is False
+    assert get_variant("full").settings["mixed_batches"] is False and not get_variant("full").settings["train_control"]
 
 
 def test_paper_and_gears_readouts_are_gears_xavier_not_zero() -> None:
@@ -285,6 +285,7 @@ def test_paper_and_gears_train_on_mixed_batches_and_predict(tiny, variant: str) 
     assert model.name == f"BioDSNN-{variant}(d_ff=32,epochs=3,hidden=16)"  # batch size and mixing: the variant's
     batches = list(model._batches(0))
     assert max(len(b.conditions) for b in batches) > 1 and max(len(b) for b in batches) <= 32
+    assert any("ctrl" in b.conditions for b in batches)  # GEARS trains on its control cells too
     model.fit(progress=False)
     losses = [h["train_loss"] for h in model.history]
     assert losses[-1] < losses[0], losses
@@ -341,3 +342,18 @@ def test_clip_by_value_clips_each_gradient_entry(monkeypatch) -> None:
         assert calls == [kind]
         calls.clear()
     assert get_variant("full").settings["clip_by"] == "norm"
+
+
+def test_recentring_a_mixed_batch_recentres_each_context_on_its_own_cells() -> None:
+    """A mixed batch may hold cells of several contexts: each keeps its own context's mean, not the batch's."""
+    m = _module("full", recentre_vae=True).eval()
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(9, 12, generator=g) * (torch.rand(9, 12, generator=g) > 0.2)
+    x[5:] += 3.0 * (x[5:] != 0)  # the second context is much brighter
+    group = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1])
+    recon, _ = m.regenerate(x, group=group)
+    for k in (0, 1):
+        at = group == k
+        assert torch.allclose(recon[at].sum(0), x[at].sum(0), atol=1e-4)  # zeros stay zero, sums are kept
+    one, _ = m.regenerate(x[:5])
+    assert torch.equal(m.regenerate(x[:5], group=group[:5])[0], one)  # one context: the same as before
