@@ -752,7 +752,7 @@ class BioDSNN:
         hp.setdefault("readout_init", "zero")
         hp.setdefault("mixed_batches", False)
         hp.setdefault("embedding_max_norm", False)
-        hp.setdefault("clip_by", "norm")
+        hp.setdefault("clip_by_value", False)
         hp.setdefault("train_control", False)
         try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
             inert = get_variant(cfg["variant"]).inert_options()

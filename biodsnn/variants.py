@@ -119,7 +119,7 @@ _PAPER: dict[str, Any] = {
     "own_gene_head": False, "mean_effect_prior": False, "shrink_to_prior": False,
     "loss_level": "cell", "direction_weight": 0.1, "weight_decay": 5e-4, "weight_decay_biases": True,
     "norm": "batch", "readout_init": "xavier", "mixed_batches": True, "batch_size": 32, "embedding_max_norm": True,
-    "clip_by": "value", "train_control": True,
+    "clip_by_value": True, "train_control": True,
 }
 
 #: Options that change how fast a run goes, never what it computes: left out of a run's name.
@@ -247,7 +247,7 @@ HPARAM_SPECS: dict[str, OptionSpec] = {
     "predict_chunk": OptionSpec(int, 1), "autocast": OptionSpec(str, choices=("none", "bf16")),
     "norm": OptionSpec(str, choices=("layer", "batch")), "readout_init": OptionSpec(str, choices=("zero", "xavier")),
     "mixed_batches": OptionSpec(bool), "embedding_max_norm": OptionSpec(bool), "train_control": OptionSpec(bool),
-    "clip_by": OptionSpec(str, choices=("norm", "value")),
+    "clip_by_value": OptionSpec(bool),
 }
 
 

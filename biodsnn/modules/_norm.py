@@ -18,7 +18,7 @@ class CountedBatchNorm1d(nn.BatchNorm1d):
 
     ``count`` (broadcastable to ``x.shape[:-1]``, or a number) is only read in training mode; None counts each row
     once (plain ``BatchNorm1d`` over the flattened rows). In evaluation mode the running statistics are used, as in
-    ``BatchNorm1d``.
+    ``BatchNorm1d``. Counted statistics are computed in float32 at least (the output too), also under autocast.
 
     Example:
         >>> x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
@@ -36,6 +36,7 @@ class CountedBatchNorm1d(nn.BatchNorm1d):
         flat = x.reshape(-1, shape[-1])
         if count is None or not self.training:
             return super().forward(flat).reshape(shape)
+        flat = flat.to(torch.promote_types(flat.dtype, torch.float32))  # statistics never in bfloat16 (autocast)
         w = torch.as_tensor(count, dtype=flat.dtype, device=flat.device).expand(shape[:-1]).reshape(-1, 1)
         n = w.sum()
         mean = (w * flat).sum(0) / n

@@ -164,8 +164,8 @@ def test_paper_and_gears_have_batchnorm_where_gears_has_it_and_full_has_none() -
     for name in ("paper", "gears"):
         v = get_variant(name)
         assert (v.settings["norm"], v.settings["readout_init"], v.settings["mixed_batches"],
-                v.settings["batch_size"], v.settings["embedding_max_norm"], v.settings["clip_by"],
-                v.settings["train_control"]) == ("batch", "xavier", True, 32, True, "value", True)
+                v.settings["batch_size"], v.settings["embedding_max_norm"], v.settings["clip_by_value"],
+                v.settings["train_control"]) == ("batch", "xavier", True, 32, True, True, True)
         m, found = _module(name), norms(_module(name))
         # GEARS: bn_emb, emb_trans_v2 / pert_fuse / recovery_w as Linear-BN-ReLU-Linear-BN, bn_pert_base, and for
         # GEARS' cross-gene MLP its cross_gene_state
@@ -338,10 +338,10 @@ def test_clip_by_value_clips_each_gradient_entry(monkeypatch) -> None:
         m = torch.nn.Linear(1, 1)
         train(m, batches=lambda e: [torch.ones(4, 1)], n_batches=lambda e: 1,
               loss=lambda b, g, m=m: (m(b) - 100).pow(2).mean(), validate=lambda: float("nan"),
-              config=TrainConfig(epochs=1, clip_by=kind), progress=False)
+              config=TrainConfig(epochs=1, clip_by_value=kind == "value"), progress=False)
         assert calls == [kind]
         calls.clear()
-    assert get_variant("full").settings["clip_by"] == "norm"
+    assert get_variant("full").settings["clip_by_value"] is False
 
 
 def test_recentring_a_mixed_batch_recentres_each_context_on_its_own_cells() -> None:
@@ -357,3 +357,15 @@ def test_recentring_a_mixed_batch_recentres_each_context_on_its_own_cells() -> N
         assert torch.allclose(recon[at].sum(0), x[at].sum(0), atol=1e-4)  # zeros stay zero, sums are kept
     one, _ = m.regenerate(x[:5])
     assert torch.equal(m.regenerate(x[:5], group=group[:5])[0], one)  # one context: the same as before
+
+
+def test_gears_trains_under_bf16_autocast(tiny) -> None:
+    """The counted BatchNorm keeps its statistics in float32 when the layers around it run in bfloat16."""
+    plain = BioDSNN(tiny.data, tiny.knowledge, split=tiny.split, variant="gears", seed=0, de=tiny.de, hidden=16,
+                    epochs=1).fit(progress=False)
+    bf16 = BioDSNN(tiny.data, tiny.knowledge, split=tiny.split, variant="gears", seed=0, de=tiny.de, hidden=16,
+                   epochs=1, autocast="bf16").fit(progress=False)
+    assert bf16.module.fused_norm.running_var.dtype == torch.float32
+    conds = list(tiny.split.test)
+    a, b = plain.predict_means(conds), bf16.predict_means(conds)
+    assert np.isfinite(b).all() and np.abs(a - b).max() < 0.05 * np.abs(a - tiny.data.control_mean).max()
