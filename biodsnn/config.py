@@ -40,6 +40,9 @@ class TrainConfig:
     weight_decay_biases: bool = False
     #: Cells per training batch (read by the caller's batch source; the loop takes batches as they come).
     batch_size: int = 256
+    #: How ``grad_clip`` clips: False, the whole gradient's norm (``clip_grad_norm_``); True, each entry to
+    #: ±grad_clip (``clip_grad_value_``: GEARS' and the paper's code).
+    clip_by_value: bool = False
 
 
 #: The training options of a fit and their defaults (TrainConfig's fields but the seed, which is the model's).

@@ -49,7 +49,8 @@ CONFIG_FORMAT = 1
 CONTEXT_TOKEN = "__context__:"
 
 _MODULE_KEYS = ("hidden", "n_heads", "d_ff", "vae_intermediate", "vae_latent", "pos_weight", "dropout",
-                "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae")
+                "detach_vae_baseline", "mark_perturbed", "compose_members", "own_gene_head", "recentre_vae", "norm",
+                "readout_init", "embedding_max_norm")
 
 
 def _float32(value: Any) -> Any:
@@ -400,15 +401,19 @@ class BioDSNN:
         conds = [c for c in conditions if parse_condition(c)]
         means = self.data.condition_means(conds) if conds else np.zeros((0, len(self.data.genes)), np.float32)
         table = {c: torch.as_tensor(m != 0) for c, m in zip(conds, means, strict=True)}
-        table["ctrl"] = torch.ones(len(self.data.genes), dtype=torch.bool)
+        every = torch.ones(len(self.data.genes), dtype=torch.bool)
+        # the control units (`ctrl`, `CONTEXT|ctrl`: train_control) keep every gene, as GEARS' loss does for ctrl
+        table |= {c: every for c in ["ctrl", *conditions] if not parse_condition(c)}
         return table
 
     def _batch_iterator(self, epoch: int) -> Any:
-        """The training batches of one epoch: the cells of one condition each (up to ``batch_size``), so every
-        optimiser step costs one knowledge-stream pass; seeded by (seed, epoch)."""
+        """The training batches of one epoch (up to ``batch_size`` cells each): of one condition each, so every
+        optimiser step costs one knowledge-stream pass, or with ``mixed_batches`` shuffled over all training
+        conditions (GEARS'); seeded by (seed, epoch)."""
         rank, world = distributed.rank_and_world()  # several processes: each takes its share of the same plan
         return BatchIterator(self.data, self.split.train, batch_size=int(self.hparams["batch_size"]), seed=self.seed,
-                             epoch=epoch, rank=rank, world_size=world)
+                             epoch=epoch, rank=rank, world_size=world, mixed=bool(self.hparams["mixed_batches"]),
+                             with_control=bool(self.hparams["train_control"]))
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         return iter(self._batch_iterator(epoch))
@@ -497,7 +502,7 @@ class BioDSNN:
             raise InputError("resume needs the run folder: pass run_dir")
         if not self.split.train:
             raise InputError("the split has no training conditions; choose another split")
-        self._keep = self._keep_table([*self.split.train, "ctrl"])
+        self._keep = self._keep_table([*self.split.train, *(f"{c}|ctrl" for c in self.contexts if c is not None)])
         self._val_true = None
         config = TrainConfig(seed=self.seed, **{k: hp[k] for k in TRAIN_DEFAULTS})
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -742,6 +747,13 @@ class BioDSNN:
         hp.setdefault("mean_effect_prior", False)
         hp.setdefault("shrink_to_prior", False)
         hp.setdefault("recentre_vae", False)
+        # saved before GEARS' layers and mixed batches existed: LayerNorm, zero readouts, one condition per batch
+        hp.setdefault("norm", "layer")
+        hp.setdefault("readout_init", "zero")
+        hp.setdefault("mixed_batches", False)
+        hp.setdefault("embedding_max_norm", False)
+        hp.setdefault("clip_by_value", False)
+        hp.setdefault("train_control", False)
         try:  # options that do nothing in the variant's network were recorded as they were; they are not overrides
             inert = get_variant(cfg["variant"]).inert_options()
         except InputError as exc:

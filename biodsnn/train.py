@@ -291,7 +291,9 @@ def train(module: torch.nn.Module, *, batches: Callable[[int], Iterable[Any]], n
                             "the loss options (--set gamma, direction_weight, …)"
                         )
                     value.backward()
-                    if config.grad_clip > 0:
+                    if config.grad_clip > 0 and config.clip_by_value:
+                        torch.nn.utils.clip_grad_value_(module.parameters(), config.grad_clip)
+                    elif config.grad_clip > 0:
                         torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
                     optimizer.step()
                     loss_sum += float(value.detach())

@@ -99,16 +99,27 @@ _OURS: dict[str, Any] = {
     "shrink_to_prior": True,
     # loss on per-condition means; no direction term (it doubled the error on seen doubles, docs/accuracy-model.md)
     "loss_level": "mean", "direction_weight": 0.0,
+    # LayerNorm (a condition's prediction never depends on the rest of its batch), last readouts at zero (untrained
+    # = no change), batches of one condition each (one knowledge pass per optimiser step)
+    "norm": "layer", "readout_init": "zero", "mixed_batches": False, "embedding_max_norm": False,
+    # trained on perturbed cells only (the control's "no change" is built in: its effect is 0)
+    "train_control": False,
     # no weight decay (TrainConfig's default): it pulls the per-gene readouts toward no change (same measurement)
     "weight_decay": TRAIN_DEFAULTS["weight_decay"], "weight_decay_biases": TRAIN_DEFAULTS["weight_decay_biases"],
 }
 
 #: The paper's (and GEARS') recipe: one joint pass, VAE trained jointly with the prediction loss, per-cell
-#: autofocus + λ = 0.1 direction loss, Adam weight decay 5e-4 on every parameter; none of our additions.
+#: autofocus + λ = 0.1 direction loss, Adam weight decay 5e-4 on every parameter; none of our additions. GEARS' layers
+#: (the paper's code is built on them): BatchNorm1d and GEARS' MLP blocks, xavier-initialised readouts, embeddings
+#: renormalised to norm ≤ 1 (``max_norm``), batches of 32 cells shuffled over all training conditions (GEARS'
+#: DataLoader; the paper states no batch size) that hold the control cells too (GEARS' training set has ``ctrl``, each
+#: cell its own input), and gradients clipped entry by entry (``clip_grad_value_``).
 _PAPER: dict[str, Any] = {
     "detach_vae_baseline": False, "recentre_vae": False, "mark_perturbed": False, "compose_members": False,
     "own_gene_head": False, "mean_effect_prior": False, "shrink_to_prior": False,
     "loss_level": "cell", "direction_weight": 0.1, "weight_decay": 5e-4, "weight_decay_biases": True,
+    "norm": "batch", "readout_init": "xavier", "mixed_batches": True, "batch_size": 32, "embedding_max_norm": True,
+    "clip_by_value": True, "train_control": True,
 }
 
 #: Options that change how fast a run goes, never what it computes: left out of a run's name.
@@ -155,6 +166,33 @@ class Variant:
         if self.additive_prior:  # composes its members itself; its prior is the observed singles
             inert += ["compose_members", "mean_effect_prior", "shrink_to_prior"]
         return tuple(inert)
+
+    def check_settings(self, settings: Mapping[str, Any]) -> None:
+        """Refuse settings that contradict each other in this network (InputError naming the way out).
+
+        BatchNorm (``norm="batch"``) normalises over the rows of a batch: over one condition's cells it would erase
+        that condition's effect, so it needs ``mixed_batches`` and at least two cells a batch; and its statistics
+        count each condition's cells in one pass per condition, which composed members and the additive prior's
+        passes are not.
+
+        Example:
+            >>> gears = get_variant("gears")
+            >>> gears.check_settings({**gears.settings, "mixed_batches": False})  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            reactomenet.errors.InputError: option norm=batch needs mixed_batches=true ...
+        """
+        if settings["norm"] != "batch":
+            return
+        if not settings["mixed_batches"]:
+            raise InputError("option norm=batch needs mixed_batches=true (BatchNorm over the cells of one condition "
+                             "erases its effect); set mixed_batches=true or norm=layer")
+        if settings["batch_size"] < 2:
+            raise InputError(f"option norm=batch needs batch_size of at least 2, got {settings['batch_size']} "
+                             "(BatchNorm over one cell has no spread)")
+        if settings["compose_members"] or self.additive_prior:
+            raise InputError(f"option norm=batch does not combine with composed members or an additive prior "
+                             f"(variant {self.name!r}); set compose_members=false, or norm=layer")
 
 
 def _variant(name: str, description: str, recipe: Mapping[str, Any], **network: Any) -> Variant:
@@ -207,6 +245,9 @@ HPARAM_SPECS: dict[str, OptionSpec] = {
     "lr_gamma": OptionSpec(float, 0, 1, open_low=True), "grad_clip": OptionSpec(float, 0),
     "batch_size": OptionSpec(int, 1), "n_de": OptionSpec(int, 1), "n_control_predict": OptionSpec(int, 0),
     "predict_chunk": OptionSpec(int, 1), "autocast": OptionSpec(str, choices=("none", "bf16")),
+    "norm": OptionSpec(str, choices=("layer", "batch")), "readout_init": OptionSpec(str, choices=("zero", "xavier")),
+    "mixed_batches": OptionSpec(bool), "embedding_max_norm": OptionSpec(bool), "train_control": OptionSpec(bool),
+    "clip_by_value": OptionSpec(bool),
 }
 
 
@@ -283,12 +324,13 @@ def validate_hparams(hparams: Mapping[str, Any], variant: str | None = None) -> 
     if hidden % heads:
         raise InputError(f"option n_heads={heads} does not divide hidden={hidden}; choose n_heads among "
                          f"{', '.join(str(d) for d in range(1, hidden + 1) if hidden % d == 0)}")
+    v = get_variant(variant if variant is not None else DEFAULT_VARIANT)
     if variant is not None:
-        v = get_variant(variant)
         for key in v.inert_options():
             if key in out and out[key] != v.settings[key]:
                 raise InputError(f"option {key} does nothing in variant {v.name!r} ({v.description}); leave it "
                                  "out or choose a variant that has that part")
+    v.check_settings({**v.settings, **out})
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from biodsnn.config import TRAIN_DEFAULTS
-from biodsnn.variants import DEFAULT_VARIANT
+from biodsnn.variants import DEFAULT_VARIANT, get_variant
 from cli._common import (
     VARIANT_CHOICE,
     celleval_kwargs,
@@ -46,7 +46,8 @@ def _parse_settings(ctx: click.Context, param: click.Parameter, values: tuple[st
               help=f"Training epochs (the variant's: {TRAIN_DEFAULTS['epochs']}).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help=f"Cells per batch (the variant's: {TRAIN_DEFAULTS['batch_size']}).")
+              help=f"Cells per batch (the variant's: {TRAIN_DEFAULTS['batch_size']}, of one condition each; paper "
+                   f"and gears: {get_variant('gears').settings['batch_size']}, mixed over all conditions as GEARS').")
 @click.option("--lr", type=float, default=None, help=f"Adam learning rate (the variant's: {TRAIN_DEFAULTS['lr']:g}).")
 @click.option("--set", "settings", multiple=True, callback=_parse_settings, metavar="KEY=VALUE",
               help="Override one of the variant's settings (biodsnn.variants.DEFAULT_HPARAMS lists them), "

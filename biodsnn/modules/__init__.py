@@ -8,6 +8,7 @@ from biodsnn.modules._attention import (
 )
 from biodsnn.modules._biodsnn import BioDSNNModule, ModuleOutput, prepare_mask, soft_threshold
 from biodsnn.modules._loss import perturbation_loss
+from biodsnn.modules._norm import CountedBatchNorm1d
 from biodsnn.modules._vae import ControlVAE
 from biodsnn.variants import VARIANTS, Variant, get_variant  # re-exported: the network of each name
 
@@ -15,6 +16,7 @@ __all__ = [
     "VARIANTS",
     "BioDSNNModule",
     "ControlVAE",
+    "CountedBatchNorm1d",
     "MaskedSelfAttention",
     "MaskedTransformerLayer",
     "ModuleOutput",

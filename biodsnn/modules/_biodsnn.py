@@ -15,6 +15,7 @@ from torch_geometric.nn import SGConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from biodsnn.modules._attention import MaskedTransformerLayer
+from biodsnn.modules._norm import Blocks, CountedBatchNorm1d
 from biodsnn.modules._vae import ControlVAE
 from biodsnn.variants import get_variant
 from reactomenet.errors import InputError
@@ -35,13 +36,29 @@ def _distinct_members(cond_perts: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return singles, inverse, valid.nonzero(as_tuple=True)[0]
 
 
-def _mlp(sizes: list[int], *, last_act: bool) -> nn.Sequential:
+def _mlp(sizes: list[int], *, last_act: bool, norm: str = "layer") -> Blocks:
+    """Linear → LayerNorm → ReLU blocks (``last_act``: the last block too), or with ``norm="batch"`` GEARS' ``MLP``
+    exactly: Linear → BatchNorm1d → ReLU blocks whose last ReLU is dropped, so it ends in BatchNorm1d (GEARS ignores
+    its ``last_layer_act``).
+
+    Example:
+        >>> [type(m).__name__ for m in _mlp([4, 4, 4], last_act=True, norm="batch")]
+        ['Linear', 'CountedBatchNorm1d', 'ReLU', 'Linear', 'CountedBatchNorm1d']
+    """
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2 or last_act:
+        if norm == "batch":
+            layers += [CountedBatchNorm1d(sizes[i + 1]), nn.ReLU()]
+        elif i < len(sizes) - 2 or last_act:
             layers += [nn.LayerNorm(sizes[i + 1]), nn.ReLU()]
-    return nn.Sequential(*layers)
+    return Blocks(*(layers[:-1] if norm == "batch" else layers))
+
+
+def _gears_xavier(*shape: int) -> torch.Tensor:
+    """``xavier_normal_`` drawn on GEARS' parameter shape (``indv_w1`` [G, h, 1], ``indv_b1`` [G, 1], ``indv_w2``
+    [1, G, h + 1], ``indv_b2`` [1, G]), whose fans set the spread, then squeezed to ours."""
+    return nn.init.xavier_normal_(torch.empty(*shape)).squeeze()
 
 
 def normalised_adjacency(edge_index: torch.Tensor, edge_weight: torch.Tensor, n: int
@@ -149,6 +166,15 @@ class BioDSNNModule(nn.Module):
         mean_effect: ``[n_contexts, G]`` (one row without contexts): a learned per-context effect added to every
             perturbation, initialised to the mean change of the context's training perturbations, so the untrained
             network is the mean baseline and training learns what a perturbation adds to it; None: no such term.
+        norm: ``"layer"`` (ours: LayerNorm, a condition's prediction never depends on the other conditions of its
+            batch) or ``"batch"`` (GEARS' and the paper's: BatchNorm1d where GEARS' code has it, every MLP as GEARS'
+            ``MLP``, each condition's rows weighted by its cells in the batch: :class:`CountedBatchNorm1d`). Batch
+            statistics need batches of several conditions (``mixed_batches``); evaluation uses the running ones.
+        embedding_max_norm: GEARS' ``nn.Embedding(max_norm=True)``: every row of the gene, position and perturbation
+            embeddings is rescaled to norm ≤ 1 (in place, outside autograd) whenever the knowledge stream reads it.
+        readout_init: ``"zero"`` (ours: the last per-gene readouts start at zero, so the untrained network predicts
+            no change) or ``"xavier"`` (GEARS': ``xavier_normal_`` on its ``indv_w1``, ``indv_b1``, ``indv_w2``,
+            ``indv_b2``).
 
     Example:
         >>> ei = torch.tensor([[0, 1], [1, 0]])
@@ -168,8 +194,14 @@ class BioDSNNModule(nn.Module):
                  control_mean: torch.Tensor | None = None, detach_vae_baseline: bool = True,
                  pert_gene: torch.Tensor | None = None, mark_perturbed: bool = False,
                  compose_members: bool = False, own_gene_head: bool = False, context_start: int | None = None,
-                 mean_effect: torch.Tensor | None = None, recentre_vae: bool = False) -> None:
+                 mean_effect: torch.Tensor | None = None, recentre_vae: bool = False, norm: str = "layer",
+                 readout_init: str = "zero", embedding_max_norm: bool = False) -> None:
         super().__init__()
+        if norm not in ("layer", "batch") or readout_init not in ("zero", "xavier"):
+            raise InputError(f"norm={norm!r} / readout_init={readout_init!r}: choose norm 'layer' or 'batch' and "
+                             "readout_init 'zero' or 'xavier'")
+        self.norm = norm
+        self.embedding_max_norm = bool(embedding_max_norm)
         self.variant = get_variant(variant)
         self.n_genes, self.n_perts, self.pos_weight = n_genes, n_perts, pos_weight
         self.detach_vae_baseline = bool(detach_vae_baseline)
@@ -192,32 +224,35 @@ class BioDSNNModule(nn.Module):
                     if self.variant.use_vae else None)
         # knowledge-driven stream: genes
         self.gene_emb = nn.Embedding(n_genes, hidden)
-        self.gene_norm = nn.LayerNorm(hidden)
+        batch_norm = norm == "batch"
+        self.gene_norm = CountedBatchNorm1d(hidden) if batch_norm else nn.LayerNorm(hidden)
         self.pos_emb = nn.Embedding(n_genes, hidden)
         self.gene_conv = SGConv(hidden, hidden, K=1)
-        self.gene_mlp = _mlp([hidden, hidden, hidden], last_act=True)
+        self.gene_mlp = _mlp([hidden, hidden, hidden], last_act=True, norm=norm)
         # knowledge-driven stream: perturbations
         self.pert_emb = nn.Embedding(n_perts, hidden)
         self.pert_conv = SGConv(hidden, hidden, K=1)  # K=1, no caching, self-loops: `perturbation_rows` relies on it
         self._go_cache: tuple[torch.Tensor, int, torch.Tensor, int, tuple[torch.Tensor, ...]] | None = None
-        self.pert_fuse = _mlp([hidden, hidden, hidden], last_act=True)
-        self.fused_norm = nn.LayerNorm(hidden)
+        self.pert_fuse = _mlp([hidden, hidden, hidden], last_act=True, norm=norm)
+        self.fused_norm = CountedBatchNorm1d(hidden) if batch_norm else nn.LayerNorm(hidden)
         # cross-gene module
         self.transformer = (MaskedTransformerLayer(hidden, n_heads, d_ff, mode=self.variant.attention, dropout=dropout)
                             if self.variant.cross_gene == "attention" else None)
         # per-gene projection to one value per gene
-        self.recovery = _mlp([hidden, 2 * hidden, hidden], last_act=False)
-        # The last per-gene projection starts at zero, so an untrained network predicts "no change" (effect = 0) and
-        # `additive_residual` starts exactly at the additive prediction; gradients reach the layers below from the
-        # second optimiser step on.
-        mlp = self.variant.cross_gene == "mlp"
-        self.gene_w1 = nn.Parameter(torch.zeros(n_genes, hidden) if not mlp
+        self.recovery = _mlp([hidden, 2 * hidden, hidden], last_act=False, norm=norm)
+        # readout_init "zero": the last per-gene projection starts at zero, so an untrained network predicts "no
+        # change" (effect = 0) and `additive_residual` starts exactly at the additive prediction; gradients reach the
+        # layers below from the second optimiser step on. "xavier": GEARS' initialisation of all its readouts.
+        mlp, gears_init = self.variant.cross_gene == "mlp", readout_init == "xavier"
+        self.gene_w1 = nn.Parameter(_gears_xavier(n_genes, hidden, 1) if gears_init
+                                    else torch.zeros(n_genes, hidden) if not mlp
                                     else nn.init.xavier_normal_(torch.empty(n_genes, hidden)))
-        self.gene_b1 = nn.Parameter(torch.zeros(n_genes))
+        self.gene_b1 = nn.Parameter(_gears_xavier(n_genes, 1) if gears_init else torch.zeros(n_genes))
         if mlp:  # GEARS' cross-gene state and final gene-specific decoder
-            self.cross_gene = _mlp([n_genes, hidden, hidden], last_act=False)
-            self.gene_w2 = nn.Parameter(torch.zeros(n_genes, hidden + 1))
-            self.gene_b2 = nn.Parameter(torch.zeros(n_genes))
+            self.cross_gene = _mlp([n_genes, hidden, hidden], last_act=False, norm=norm)
+            self.gene_w2 = nn.Parameter(_gears_xavier(1, n_genes, hidden + 1) if gears_init
+                                        else torch.zeros(n_genes, hidden + 1))
+            self.gene_b2 = nn.Parameter(_gears_xavier(1, n_genes) if gears_init else torch.zeros(n_genes))
         else:
             self.cross_gene = None
         self.perturbed_marker: nn.Parameter | None = None
@@ -273,8 +308,16 @@ class BioDSNNModule(nn.Module):
             nn.init.zeros_(self.interaction[-1].bias)
 
     # -- knowledge stream -------------------------------------------------------------------------------------------
-    def gene_table(self) -> torch.Tensor:
-        """Condition-independent gene embeddings ``[G, hidden]`` (embedding + SGConv over the co-expression graph)."""
+    def gene_table(self, cells: torch.Tensor | float | None = None) -> torch.Tensor:
+        """Condition-independent gene embeddings ``[G, hidden]`` (embedding + SGConv over the co-expression graph).
+
+        ``cells``: with ``norm="batch"`` in training, the batch's cell count (GEARS repeats the table once per cell,
+        which changes only the running variance's n / (n − 1)).
+        """
+        if self.norm == "batch":
+            base = torch.relu(self.gene_norm(self.gene_emb.weight, cells))
+            pos = self.gene_conv(self.pos_emb.weight, self.coexpr_edge_index, self.coexpr_weight)
+            return self.gene_mlp(base + self.pos_weight * pos, cells)
         base = torch.relu(self.gene_norm(self.gene_emb.weight))
         pos = self.gene_conv(self.pos_emb.weight, self.coexpr_edge_index, self.coexpr_weight)
         return self.gene_mlp(base + self.pos_weight * pos)
@@ -325,10 +368,12 @@ class BioDSNNModule(nn.Module):
         agg = x.new_zeros(len(rows), x.shape[1]).index_add(0, local, msg)
         return self.pert_conv.lin(agg)
 
-    def knowledge(self, cond_perts: torch.Tensor) -> torch.Tensor:
+    def knowledge(self, cond_perts: torch.Tensor, count: torch.Tensor | None = None) -> torch.Tensor:
         """Per-gene effect ``[C, G]`` of each condition (a row of padded perturbation indices).
 
-        Depends on the perturbation set only, so callers evaluate it once per distinct condition.
+        Depends on the perturbation set only, so callers evaluate it once per distinct condition. ``count`` ``[C]``:
+        each condition's cells in the training batch, which weight the BatchNorm statistics (``norm="batch"``; the
+        effect then depends on the batch's other conditions, as in GEARS); None: each row once.
 
         ``additive_prior`` variants: a multi-gene condition c gets ``Σ_{p ∈ c} est(p) + H(c)``, where est(p) is
         the observed effect obs(p) of a single seen in training and the knowledge stream's K(p) otherwise (the
@@ -339,10 +384,15 @@ class BioDSNNModule(nn.Module):
         singles through GO and the perturbed-gene marker). Untrained (K = 0, H = 0) this is the sum of the
         observed single effects: the additive prediction.
         """
+        if self.embedding_max_norm:  # GEARS reads every row of the three tables on every pass, and renorms them
+            with torch.no_grad():
+                for emb in (self.gene_emb, self.pos_emb, self.pert_emb):
+                    rows = torch.arange(emb.num_embeddings, device=emb.weight.device)
+                    torch.embedding_renorm_(emb.weight, rows, 1.0, 2.0)
         if self.compose_members:
             return self._with_mean(cond_perts, self._composed(cond_perts))
         if not self.variant.additive_prior:
-            return self._with_mean(cond_perts, self._knowledge_stream(cond_perts))
+            return self._with_mean(cond_perts, self._knowledge_stream(cond_perts, count=count))
         valid = cond_perts >= 0
         multi = valid.sum(1) >= 2
         rows, others = multi.nonzero(as_tuple=True)[0], (~multi).nonzero(as_tuple=True)[0]
@@ -422,29 +472,36 @@ class BioDSNNModule(nn.Module):
         x = torch.cat([torch.stack(features, -1), gene.unsqueeze(0).expand(n_rows, -1, -1)], -1)
         return self.interaction(x).squeeze(-1)
 
-    def _knowledge_stream(self, cond_perts: torch.Tensor, joint: bool = False) -> torch.Tensor:
+    def _knowledge_stream(self, cond_perts: torch.Tensor, joint: bool = False,
+                          count: torch.Tensor | None = None) -> torch.Tensor:
         valid, index = cond_perts >= 0, cond_perts.clamp(min=0)
         needed, inverse = torch.unique(index, return_inverse=True)  # only the batch's rows
         perts = self.perturbation_rows(needed)[inverse] * valid.unsqueeze(-1)
-        fused = self.pert_fuse(perts.sum(1))  # [C, hidden]
-        h = self.gene_table().unsqueeze(0) + fused.unsqueeze(1)  # [C, G, hidden]
+        per_row = None if count is None else count.to(perts.dtype)  # BatchNorm weights (norm="batch", training)
+        if self.norm == "batch":
+            table = self.gene_table(None if per_row is None else per_row.sum())
+            fused = self._fuse_perturbed(perts.sum(1), valid, per_row).to(table.dtype)
+        else:
+            table, fused = self.gene_table(), self.pert_fuse(perts.sum(1))  # [C, hidden]
+        h = table.unsqueeze(0) + fused.unsqueeze(1)  # [C, G, hidden]
+        rows = None if per_row is None else per_row[:, None]
         if self.perturbed_marker is not None or self.own_head is not None:
             cols = torch.where(valid, self.pert_gene[index], -1)
             row, member = (cols >= 0).nonzero(as_tuple=True)
             own = (row, cols[row, member])  # (condition, column) of each measured perturbed gene
         if self.perturbed_marker is not None:
             h = h.index_put(own, self.perturbed_marker.expand(len(row), -1).to(h.dtype), accumulate=True)
-        h = torch.relu(self.fused_norm(h))
+        h = torch.relu(self.fused_norm(h, rows) if self.norm == "batch" else self.fused_norm(h))
         if self.transformer is not None:
             h = self.transformer(h, self.mask_edge_index)
-        h = self.recovery(h)
+        h = self.recovery(h, rows)
         if joint:
             return (h * self.joint_w1).sum(-1) + self.joint_b1
         out = (h * self.gene_w1).sum(-1) + self.gene_b1  # [C, G]
         if self.shared_w1 is not None:
             out = out + h @ self.shared_w1
         if self.cross_gene is not None:
-            cross = self.cross_gene(out)  # [C, hidden]
+            cross = self.cross_gene(out, per_row)  # [C, hidden]
             cat = torch.cat([out.unsqueeze(-1), cross.unsqueeze(1).expand(-1, self.n_genes, -1)], dim=-1)
             out = (cat * self.gene_w2).sum(-1) + self.gene_b2
         if self.own_head is not None:
@@ -452,23 +509,56 @@ class BioDSNNModule(nn.Module):
             out = out.index_put(own, self.own_head(features).squeeze(-1).to(out.dtype), accumulate=True)
         return out
 
+    def _fuse_perturbed(self, summed: torch.Tensor, valid: torch.Tensor, per_row: torch.Tensor | None
+                        ) -> torch.Tensor:
+        """GEARS' fusion: ``pert_fuse`` of the summed embeddings of the rows that perturb something (a control row
+        gets nothing added), its BatchNorm counting each row's cells; a lone perturbed cell is fed twice, as GEARS
+        does (its BatchNorm needs two rows)."""
+        perturbed = valid.any(1).nonzero(as_tuple=True)[0]
+        fused = summed.new_zeros(summed.shape)
+        if len(perturbed) == 0:
+            return fused
+        weight = None if per_row is None else per_row[perturbed]
+        if self.training and (len(perturbed) if weight is None else float(weight.sum())) == 1:
+            weight = summed.new_full((1,), 2.0)
+        return fused.index_copy(0, perturbed, self.pert_fuse(summed[perturbed], weight).to(fused.dtype))
+
     # -- data stream + output ----------------------------------------------------------------------------------------
-    def regenerate(self, control_x: torch.Tensor, generator: torch.Generator | None = None
-                   ) -> tuple[torch.Tensor, ControlVAE.Output | None]:
-        """The control expression as the output's baseline: VAE-regenerated, or as is without a VAE."""
+    def regenerate(self, control_x: torch.Tensor, generator: torch.Generator | None = None,
+                   group: torch.Tensor | None = None) -> tuple[torch.Tensor, ControlVAE.Output | None]:
+        """The control expression as the output's baseline: VAE-regenerated, or as is without a VAE.
+
+        ``group`` ``[B]`` (with ``recentre_vae``): each cell's context, when one call holds cells of several
+        (mixed batches); each context's cells are recentred on their own mean. None: one context.
+        """
         if self.vae is None:
             return control_x, None
         out = self.vae(control_x, generator)
         recon = out.recon.detach() if self.detach_vae_baseline else out.recon
         if self.recentre_vae:
             nonzero = (control_x != 0).to(recon.dtype)
-            shift = ((control_x - recon) * nonzero).sum(0) / nonzero.sum(0).clamp(min=1)
-            recon = recon + shift * nonzero
+            if group is None or bool((group == group[0]).all()):
+                shift = ((control_x - recon) * nonzero).sum(0) / nonzero.sum(0).clamp(min=1)
+                recon = recon + shift * nonzero
+            else:
+                ids, local = torch.unique(group, return_inverse=True)
+                diff = recon.new_zeros(len(ids), recon.shape[1]).index_add(0, local, (control_x - recon) * nonzero)
+                hits = recon.new_zeros(len(ids), recon.shape[1]).index_add(0, local, nonzero)
+                recon = recon + (diff / hits.clamp(min=1))[local] * nonzero
         return recon, out
 
     def forward(self, control_x: torch.Tensor, cond_perts: torch.Tensor, cell_condition: torch.Tensor,
                 generator: torch.Generator | None = None) -> ModuleOutput:
-        """Predict ``[B, G]``: regenerated control + each cell's condition effect (computed once per condition)."""
-        base, vae_out = self.regenerate(control_x, generator)
-        effect = self.knowledge(cond_perts)
+        """Predict ``[B, G]``: regenerated control + each cell's condition effect (computed once per condition).
+
+        A batch may hold several conditions (and contexts); with ``norm="batch"`` in training their cell counts weight
+        the BatchNorm statistics, as GEARS' per-cell rows do.
+        """
+        group = None
+        if self.recentre_vae and self.context_start is not None:  # mixed batches: recentre each context on its own
+            group = self._split_context(cond_perts)[1][cell_condition]
+        base, vae_out = self.regenerate(control_x, generator, group)
+        count = (torch.bincount(cell_condition, minlength=len(cond_perts))
+                 if self.norm == "batch" and self.training else None)
+        effect = self.knowledge(cond_perts, count)
         return ModuleOutput(base + effect[cell_condition], effect, vae_out)
