@@ -39,6 +39,7 @@ MODULES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "gi": ("biodsnn/evaluate/_gi.py", "biodsnn/", ("tests/biodsnn_eval/test_gi.py",
                                                    "tests/biodsnn_eval/test_hand_values.py")),
     "baselines": ("biodsnn/baselines/_simple.py", "biodsnn/", ("tests/biodsnn_eval/test_baselines.py",)),
+    "linear": ("biodsnn/baselines/_linear.py", "biodsnn/", ("tests/biodsnn_eval/test_baselines.py",)),
     "train": ("biodsnn/train.py", "biodsnn/", ("tests/biodsnn_model/test_train.py",
                                                "tests/biodsnn_model/test_values.py")),
 }
