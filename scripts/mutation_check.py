@@ -29,8 +29,8 @@ PACKAGES = ("reactomenet", "kg_build", "biodsnn", "cli")
 MODULES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "splits": ("biodsnn/data/_splits.py", "biodsnn/", ("tests/biodsnn_data/test_splits.py",
                                                       "tests/biodsnn_data/test_split_sizes.py")),
-    "coexpression": ("kg_build/coexpression.py", "kg_build/",
-                     ("tests/kg_build/test_coexpression.py", "tests/kg_build/test_bundle.py")),
+    # test_coexpression.py alone (seconds); with test_bundle.py a run did not finish in 200 s on the shared machine
+    "coexpression": ("kg_build/coexpression.py", "kg_build/", ("tests/kg_build/test_coexpression.py",)),
     "bundle": ("kg_build/bundle.py", "kg_build/", ("tests/kg_build/test_bundle.py", "tests/kg_build/test_cli.py")),
     "metrics": ("biodsnn/evaluate/_metrics.py", "biodsnn/",
                 ("tests/biodsnn_eval/test_metrics.py", "tests/biodsnn_eval/test_hand_values.py")),
