@@ -42,6 +42,7 @@ MODULES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "linear": ("biodsnn/baselines/_linear.py", "biodsnn/", ("tests/biodsnn_eval/test_baselines.py",)),
     # the loop's own tests on tiny modules (seconds); the model's fits (test_model.py, minutes) are left out
     "train": ("biodsnn/train.py", "biodsnn/", ("tests/biodsnn_model/test_train.py",
+                                               "tests/biodsnn_model/test_train_loop.py",
                                                "tests/biodsnn_model/test_values.py::"
                                                "test_the_optimiser_steps_at_the_scheduled_rate_every_epoch")),
 }
