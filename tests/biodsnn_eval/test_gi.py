@@ -103,3 +103,53 @@ def test_gi_scores_by_hand():
     assert s.corr_fit == pytest.approx(1.0)
     assert s.dominance == pytest.approx(abs(math.log10(3 / 4)))
     assert 0 <= s.eq_contr <= 1 and 0 <= s.dcor <= 1
+
+
+def test_pair_sampling_above_max_pairs_draws_seeded_distinct_row_pairs():
+    """30 rows: 435 pairs. At most 435 allowed: every pair, in order; fewer: exactly that many solutions, each the
+    exact solve of two distinct rows, the same for the same seed. Noisy y, so every pair has its own solution."""
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    every = np.array([np.linalg.solve(x[[i, j]], y[[i, j]]) for i, j in itertools.combinations(range(30), 2)])
+    assert np.allclose(pair_solutions(x, y, max_pairs=435), every)
+    drawn = pair_solutions(x, y, max_pairs=434, seed=3)
+    assert drawn.shape == (434, 2)  # no pair of a row with itself (it would be singular and dropped)
+    nearest = np.abs(drawn[:, None, :] - every[None, :, :]).max(-1).min(1)
+    assert nearest.max() < 1e-9  # each is one pair's exact solution
+    assert len(np.unique(drawn.round(9), axis=0)) > 200  # pairs of every kind, not one row or one offset (~275)
+    assert np.array_equal(drawn, pair_solutions(x, y, max_pairs=434, seed=3))
+    assert not np.array_equal(drawn, pair_solutions(x, y, max_pairs=434, seed=4))
+    assert pair_solutions(x, y, max_pairs=50, seed=3).shape == (50, 2)
+
+
+def test_gi_scores_pass_their_seed_and_pair_budget_to_theil_sen():
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=40), rng.normal(size=40)
+    d = 1.5 * a - 0.5 * b + rng.standard_t(2, size=40)  # 780 pairs, heavy-tailed noise
+    x = np.column_stack([a, b])
+    for seed in (1, 2):
+        s = gi_scores(a, b, d, seed=seed, max_pairs=100)
+        assert (s.c1, s.c2) == theil_sen_2(x, d, seed=seed, max_pairs=100)
+    assert gi_scores(a, b, d, seed=1, max_pairs=100).c1 != gi_scores(a, b, d, seed=2, max_pairs=100).c1
+    assert (gi_scores(a, b, d).c1, gi_scores(a, b, d).c2) == theil_sen_2(x, d)  # defaults: every pair
+
+
+def test_distance_correlations_use_the_genes_the_double_moves_most_and_eq_contr_is_a_ratio():
+    """1010 genes (above DCOR_MAX_GENES = 1000): the 10 the double moves least carry a pattern of their own."""
+    from biodsnn.evaluate._gi import DCOR_MAX_GENES
+
+    rng = np.random.default_rng(13)
+    a, b = rng.normal(size=1010), rng.normal(size=1010)
+    d = 2.0 * a + 0.3 * b + rng.normal(0, 0.5, size=1010)
+    d[:10] = 1e-6 * np.arange(1, 11)  # the double barely moves these genes; the singles do, a lot
+    a[:10] += 50.0
+    s = gi_scores(a, b, d)
+    keep = np.argsort(-np.abs(d), kind="stable")[:DCOR_MAX_GENES]
+    assert set(range(10)).isdisjoint(keep)
+    x = np.column_stack([a, b])
+    assert s.dcor == distance_correlation(x[keep], d[keep])
+    assert s.dcor != distance_correlation(x[:DCOR_MAX_GENES], d[:DCOR_MAX_GENES])
+    d1, d2 = distance_correlation(a[keep], d[keep]), distance_correlation(b[keep], d[keep])
+    assert d2 < d1 < 1.0  # neither single explains the double fully: a ratio, not a product, is min/max
+    assert s.eq_contr == d2 / d1
+    assert s.dcor_singles == distance_correlation(a[keep], b[keep])
