@@ -11,6 +11,7 @@ from scipy.optimize import minimize
 
 from biodsnn.evaluate import distance_correlation, gi_scores, spatial_median, theil_sen_2
 from biodsnn.evaluate._gi import pair_solutions
+from reactomenet.errors import InputError
 
 
 def brute_force_theil_sen(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -153,3 +154,38 @@ def test_distance_correlations_use_the_genes_the_double_moves_most_and_eq_contr_
     assert d2 < d1 < 1.0  # neither single explains the double fully: a ratio, not a product, is min/max
     assert s.eq_contr == d2 / d1
     assert s.dcor_singles == distance_correlation(a[keep], b[keep])
+
+
+def _by_minimisation(pts: np.ndarray) -> np.ndarray:
+    def cost(c: np.ndarray) -> float:
+        return float(np.sqrt(((pts - c) ** 2).sum(1)).sum())
+
+    return minimize(cost, pts.mean(0), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12,
+                                                                       "maxiter": 20000}).x
+
+
+def test_spatial_median_started_on_a_data_point_vardi_zhang():
+    # the coordinate-wise median (10, 5) is a data point but not the spatial median: the correction must move on
+    pts = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0], [10.0, 5.0]])
+    assert np.allclose(spatial_median(pts), _by_minimisation(pts), atol=1e-6)
+    assert not np.allclose(spatial_median(pts), [10.0, 5.0], atol=1e-3)
+    # three points at the origin outweigh the pull of (1, 0) and (0, 1) (|sum of unit vectors| = √2 < 3): stay there
+    heavy = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert spatial_median(heavy).tolist() == [0.0, 0.0]
+    # one point at the origin does not ((√2 > 1)): the median leaves it, towards the other two
+    light = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert np.allclose(spatial_median(light), [0.5, 0.5], atol=1e-6)
+    with pytest.raises(InputError, match="no points"):
+        spatial_median(np.zeros((0, 2)))
+
+
+def test_theil_sen_is_the_spatial_median_of_the_drawn_pairs_and_checks_shapes():
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(40, 2))
+    y = x @ np.array([0.7, -0.2]) + rng.standard_t(2, size=40)
+    for seed in (0, 5):
+        assert theil_sen_2(x, y, max_pairs=100, seed=seed) == tuple(
+            spatial_median(pair_solutions(x, y, max_pairs=100, seed=seed)))
+    for bad_x, bad_y in ((np.zeros((5, 3)), np.zeros(5)), (np.zeros((5, 2)), np.zeros(4)), (np.zeros(5), np.zeros(5))):
+        with pytest.raises(InputError, match=r"shape \(n, 2\)"):
+            theil_sen_2(bad_x, bad_y)
