@@ -20,7 +20,7 @@ class One(torch.nn.Module):
         self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
 
 
-def _run(metrics=None, *, epochs=3, run_dir=None, resume=False, options=None, module=None, loss=None,
+def _run(metrics=None, *, epochs=3, run_dir=None, resume=None, options=None, module=None, loss=None,
          grad_clip=0.0, seen=None):
     """Loss ``w`` (gradient 1: Adam moves w by exactly lr = 0.1 per step), two batches per epoch, validation
     metrics scripted per epoch."""
@@ -31,7 +31,8 @@ def _run(metrics=None, *, epochs=3, run_dir=None, resume=False, options=None, mo
                    validate=lambda: next(scripted, float("nan")),
                    config=TrainConfig(epochs=epochs, lr=0.1, weight_decay=0.0, lr_step=100, lr_gamma=0.5,
                                       grad_clip=grad_clip, seed=5),
-                   run_dir=run_dir, resume=resume, options=options, progress=False)
+                   run_dir=run_dir, options=options, progress=False,
+                   **({} if resume is None else {"resume": resume}))  # None: train's default (no resume)
     return module, result
 
 
@@ -115,6 +116,8 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path) -> None:
     # a resume with other options is refused, naming the option; without resume the run starts again
     with pytest.raises(InputError, match=r"options differ .*k 1 → 2"):
         _run(epochs=5, run_dir=tmp_path / "b", resume=True, options={"k": 2})
+    with pytest.raises(InputError, match=r"options differ .*m None → 3"):  # a new option counts too
+        _run(epochs=5, run_dir=tmp_path / "b", resume=True, options={"k": 1, "m": 3})
     fresh = One()
     _, restarted = _run(epochs=1, run_dir=tmp_path / "b", module=fresh, options={"k": 1})
     assert [h["epoch"] for h in restarted.history] == [1] and float(fresh.w) == pytest.approx(-0.2, rel=1e-6)
