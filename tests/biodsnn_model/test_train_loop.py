@@ -45,13 +45,13 @@ def test_history_holds_each_epochs_mean_loss_and_the_lowest_validation_epoch_is_
     assert [h["lr"] for h in res.history] == [0.1] * 4
     # epochs 2 and 3 tie at 1.0: the later is kept (its weights: six steps, w = -0.6)
     assert (res.best_epoch, res.best_metric) == (3, 1.0)
-    assert float(module.w) == pytest.approx(-0.6, rel=1e-6)
+    assert float(module.w.detach()) == pytest.approx(-0.6, rel=1e-6)
 
 
 def test_without_validation_the_last_epoch_is_kept() -> None:
     module, res = _run([], epochs=3)
     assert res.best_epoch == 3 and res.best_metric == math.inf
-    assert float(module.w) == pytest.approx(-0.6, rel=1e-6)
+    assert float(module.w.detach()) == pytest.approx(-0.6, rel=1e-6)
 
 
 def test_gradients_are_clipped_only_when_asked(monkeypatch) -> None:
@@ -69,7 +69,7 @@ def test_a_non_finite_loss_stops_training_naming_epoch_step_and_rate() -> None:
     module = One()
 
     def loss(batch, gen):  # finite for epoch 1; NaN at the second step of epoch 2
-        return module.w.sum() * (math.nan if batch == 1 and float(module.w) < -0.25 else 1.0)
+        return module.w.sum() * (math.nan if batch == 1 and float(module.w.detach()) < -0.25 else 1.0)
 
     with pytest.raises(InputError, match=r"the loss is nan at epoch 2, step 2 \(lr 0\.1\)"):
         _run(epochs=3, module=module, loss=loss)
@@ -120,7 +120,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path) -> None:
         _run(epochs=5, run_dir=tmp_path / "b", resume=True, options={"k": 1, "m": 3})
     fresh = One()
     _, restarted = _run(epochs=1, run_dir=tmp_path / "b", module=fresh, options={"k": 1})
-    assert [h["epoch"] for h in restarted.history] == [1] and float(fresh.w) == pytest.approx(-0.2, rel=1e-6)
+    assert [h["epoch"] for h in restarted.history] == [1] and float(fresh.w.detach()) == pytest.approx(-0.2, rel=1e-6)
     assert first.best_epoch == 2
 
 
@@ -130,4 +130,4 @@ def test_a_checkpoint_of_the_best_epoch_survives_a_resume_that_improves_on_nothi
     _run([1.0, 2.0], epochs=2, run_dir=tmp_path, module=half)
     again = One()
     _, res = _run([3.0], epochs=3, run_dir=tmp_path, resume=True, module=again)
-    assert res.best_epoch == 1 and float(again.w) == pytest.approx(-0.2, rel=1e-6)
+    assert res.best_epoch == 1 and float(again.w.detach()) == pytest.approx(-0.2, rel=1e-6)
