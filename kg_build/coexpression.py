@@ -42,7 +42,7 @@ def training_cells(data: PerturbationData, split: TrainingSplit) -> np.ndarray:
         )
     parts = [np.asarray(data.control_cells, dtype=np.int64)]
     parts += [np.asarray(data.cells_of(c), dtype=np.int64) for c in split.train]
-    rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    rows = np.unique(np.concatenate(parts))  # parts holds at least the control cells
     if rows.size < 3:
         raise InputError(f"only {rows.size} training cells (control + train conditions): need at least 3 for Pearson")
     return rows

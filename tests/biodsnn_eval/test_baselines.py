@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from biodsnn.baselines import BASELINES, get_baseline, list_baselines, resolve_baselines
-from reactomenet.errors import NotFoundError
+from reactomenet.errors import InputError, NotFoundError
 
 from .cases import BaselineTestCase
 from .conftest import make_fake
@@ -72,26 +72,64 @@ def test_additive_without_training_singles_and_for_the_control_predicts_no_chang
     assert np.allclose(full.predict_means(["ctrl"])[0], ctrl)
 
 
-def test_linear_matches_a_plain_ridge_computation():
-    data, split, _ = make_fake(seed=4)
-    model = get_baseline("linear")(data, split, n_components=3, ridge=0.1).fit()
+def _plain_linear(data, train, k, ridge):
+    """The paper's closed form, written out with numpy: a predict function for conditions."""
     ctrl = data.control_mean.astype(np.float64)
-    y = (data.condition_means(split.train) - ctrl).T
+    y = (data.condition_means(train) - ctrl).T
     b = y.mean(1, keepdims=True)
     u, s, _ = np.linalg.svd(y - b, full_matrices=False)
-    g = u[:, :3] * s[:3]
+    g = u[:, :k] * s[:k]
     pos = {n: i for i, n in enumerate(data.genes)}
 
     def emb(c):
         return sum(g[pos[x]] for x in c.split("+") if x != "ctrl")
 
-    p = np.stack([emb(c) for c in split.train], 1)
+    p = np.stack([emb(c) for c in train], 1)
     # W minimises the two-sided ridge objective in the paper's closed form
-    w = np.linalg.inv(g.T @ g + 0.1 * np.eye(3)) @ g.T @ (y - b) @ p.T @ np.linalg.inv(p @ p.T + 0.1 * np.eye(3))
+    w = np.linalg.inv(g.T @ g + ridge * np.eye(k)) @ g.T @ (y - b) @ p.T @ np.linalg.inv(p @ p.T + ridge * np.eye(k))
+    return lambda c: g @ w @ emb(c) + b[:, 0] + ctrl
+
+
+def test_linear_matches_a_plain_ridge_computation():
+    data, split, _ = make_fake(seed=4)
+    model = get_baseline("linear")(data, split, n_components=3, ridge=0.1).fit()
+    expected = _plain_linear(data, split.train, 3, 0.1)
     for c in ["G6+ctrl", "G4+G5", "G0+G1"]:
-        expected = g @ w @ emb(c) + b[:, 0] + ctrl
-        assert np.allclose(model.predict_means([c])[0], expected)
+        assert np.allclose(model.predict_means([c])[0], expected(c))
     assert model.gene_embedding.shape == (len(data.genes), 3)
+
+
+def test_linear_defaults_are_the_papers_and_bad_settings_are_refused():
+    from .conftest import FakeSplit
+
+    data, _, _ = make_fake(seed=4, n_singles=14)
+    conds = ["G6+ctrl", "G4+G5", "G0+G1"]
+    split = FakeSplit([c for c in data.conditions if c not in conds], [], conds)
+    assert len(split.train) > 12  # enough training rank that K = 10 and K = 11 differ
+    default = get_baseline("linear")(data, split).fit()
+    assert (default.n_components, default.ridge) == (10, 0.1) and default.gene_embedding.shape[1] == 10
+    assert np.allclose(default.predict_means(conds), np.stack([_plain_linear(data, split.train, 10, 0.1)(c)
+                                                               for c in conds]))
+    for bad in ({"n_components": 0}, {"ridge": -0.1}):
+        with pytest.raises(InputError, match="n_components ≥ 1 and ridge ≥ 0"):
+            get_baseline("linear")(data, split, **bad)
+    # the smallest allowed settings work: one component, no ridge
+    one = get_baseline("linear")(data, split, n_components=1, ridge=0.0).fit()
+    assert np.allclose(one.predict_means(conds), np.stack([_plain_linear(data, split.train, 1, 0.0)(c)
+                                                           for c in conds]))
+
+
+def test_linear_with_two_training_conditions_keeps_the_one_component_they_span():
+    """Centred, two training changes span one direction: K is capped at 1 whatever ``n_components`` asks."""
+    from .conftest import FakeSplit
+
+    data, split, _ = make_fake(seed=4)
+    two = FakeSplit(["G0+ctrl", "G1+ctrl"], split.val, split.test, split.subgroup)
+    model = get_baseline("linear")(data, two, n_components=3, ridge=0.1).fit()
+    assert model.gene_embedding.shape == (len(data.genes), 1)
+    expected = _plain_linear(data, two.train, 1, 0.1)
+    for c in ["G6+ctrl", "G4+G5", "G0+ctrl"]:
+        assert np.allclose(model.predict_means([c])[0], expected(c))
 
 
 def test_no_leakage_on_real_perturb_data():

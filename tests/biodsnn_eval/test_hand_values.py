@@ -8,8 +8,11 @@ import math
 import numpy as np
 import pytest
 
+from biodsnn.data.conditions import split_context
 from biodsnn.evaluate import evaluate
+from biodsnn.evaluate._bootstrap import bootstrap_ci, bootstrap_indices
 from biodsnn.evaluate._gi import distance_correlation, gi_scores
+from reactomenet.errors import InputError
 
 from .conftest import FakeData, FakeDE, FakeSplit
 
@@ -142,3 +145,119 @@ def test_gi_metrics_through_evaluate_by_hand():
     assert res.score("m", "gi_synergy_overlap").mean == 0.5
     assert res.score("m", "gi_suppressor_overlap").mean == 0.5
     assert res.score("m", "gi_mag_abs_error").mean == pytest.approx((math.sqrt(2) - 1 + 8.0) / 4)
+
+
+class LineData(FakeData):
+    """Units ``line|condition`` of two lines, each measured from its own control (``control_means``)."""
+
+    def __init__(self, genes: list[str], controls: dict[str, np.ndarray], means: dict[str, np.ndarray]) -> None:
+        super().__init__(genes, np.mean(list(controls.values()), axis=0), means)
+        self.controls = controls
+
+    def condition_genes(self, unit: str) -> tuple[str, ...]:
+        return super().condition_genes(split_context(unit)[1])
+
+    def control_means(self, units) -> np.ndarray:
+        return np.stack([self.controls[split_context(u)[0]] for u in units])
+
+
+def test_evaluate_with_lines_pairs_each_double_with_its_own_lines_singles_and_control():
+    """Line A sits at 1, line B at 4; each line has its own single effects, and its double is an exact linear mix
+    of its own singles: A's G0+G1 = 1·a0 + 2·a1, B's = 3·b0 + 1·b1. The GI fit recovers each line's (c1, c2) only
+    when the double is paired with its own line's singles and changes are taken from its own line's control."""
+    genes = [f"G{i}" for i in range(6)]
+    ctrl = {"A": np.ones(6), "B": np.full(6, 4.0)}
+    single = {("A", "G0"): np.array([1.0, 0.0, 2.0, -1.0, 0.5, 3.0]),
+              ("A", "G1"): np.array([0.0, 1.0, -1.0, 2.0, 1.5, -2.0]),
+              ("B", "G0"): np.array([2.0, -1.0, 0.0, 1.0, -3.0, 1.0]),
+              ("B", "G1"): np.array([-1.0, 2.0, 1.0, 0.0, 2.0, 0.5])}
+    coef = {"A": (1.0, 2.0), "B": (3.0, 1.0)}
+    means = {f"{line}|{g}+ctrl": ctrl[line] + e for (line, g), e in single.items()}
+    for line, (c1, c2) in coef.items():
+        means[f"{line}|G0+G1"] = ctrl[line] + c1 * single[line, "G0"] + c2 * single[line, "G1"]
+    data = LineData(genes, ctrl, means)
+    doubles = ["A|G0+G1", "B|G0+G1"]
+    split = FakeSplit(train=[u for u in means if u not in doubles], val=[], test=doubles,
+                      subgroup=dict.fromkeys(doubles, "combo_seen2"))
+    de = FakeDE({u: np.arange(6) for u in means}, {u: np.arange(6) for u in means})
+    res = evaluate([Fixed("m", means)], data, split, de, n_boot=0, noise_free=False, metrics=["gi_mag_abs_error"])
+    assert np.array_equal(res.controls, np.stack([ctrl["A"], ctrl["B"]]))
+    assert np.array_equal(res.control_of(1), ctrl["B"])
+    truth = res.gi[res.gi.source == "true"].set_index("condition")
+    for u, line in zip(doubles, "AB", strict=True):
+        assert (truth.loc[u, "c1"], truth.loc[u, "c2"]) == pytest.approx(coef[line], abs=1e-6), u
+    # the oracle's GI equals the truth's: magnitude error 0 in both lines
+    assert res.metrics.set_index("condition").loc[doubles, "value"].tolist() == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
+def _one_gene(offsets: dict[str, list[float]], subgroups: list[str], noise_free_shift: float | None = None, **kw):
+    """Three singles of one gene, true means 0, 1, 2; model ``name`` predicts truth + ``offsets[name]`` (so its
+    per-condition MSE is the offset squared); the noise-free truth, if asked, is the observed + ``shift``."""
+    conds = ["G0+ctrl", "G1+ctrl", "G2+ctrl"]
+    means = {c: np.array([float(k)]) for k, c in enumerate(conds)}
+    truth = None if noise_free_shift is None else {c: m + noise_free_shift for c, m in means.items()}
+    data = FakeData(["G9"], np.zeros(1), means, true_means=truth)
+    split = FakeSplit(train=[], val=[], test=conds, subgroup=dict(zip(conds, subgroups, strict=True)))
+    de = FakeDE({c: np.arange(1) for c in conds}, {c: np.arange(1) for c in conds})
+    models = {name: Fixed(name, {c: means[c] + o for c, o in zip(conds, off, strict=True)})
+              for name, off in offsets.items()}
+    return evaluate(models, data, split, de, metrics=["mse"], gi=False, **kw)
+
+
+def test_compare_names_the_better_model_only_when_the_interval_excludes_zero():
+    groups = ["seen_single"] * 3
+    # a's MSEs (1, 1, 1) against b's (0.25, 0.25, 0.25): a − b = 0.75 in every resample; lower MSE is better: b
+    res = _one_gene({"a": [1.0, 1.0, 1.0], "b": [0.5, 0.5, 0.5]}, groups, n_boot=200)
+    cmp = res.compare("a", "b", "mse")
+    assert (cmp.model_a, cmp.model_b, cmp.metric, cmp.subgroup) == ("a", "b", "mse", "overall")
+    assert (cmp.difference, cmp.ci_low, cmp.ci_high, cmp.better) == (0.75, 0.75, 0.75, "b")
+    assert res.compare("b", "a", "mse").better == "b"
+    # a − b = (0, 0, 0.75): a resample of the two zeros alone (p = 8/27) puts the 2.5 % bound at exactly 0,
+    # which does not exclude 0: no verdict; the same with the sign turned (upper bound exactly 0)
+    res = _one_gene({"a": [0.5, 0.5, 1.0], "b": [0.5, 0.5, 0.5]}, groups, n_boot=1000)
+    cmp = res.compare("a", "b", "mse")
+    assert cmp.ci_low == 0.0 and 0.0 < cmp.ci_high <= 0.75 and cmp.better is None
+    back = res.compare("b", "a", "mse")
+    assert back.ci_high == 0.0 and back.better is None
+
+
+def test_compare_reads_the_runs_bootstrap_settings_and_two_perturbations_get_an_interval():
+    res = _one_gene({"a": [1.0, 2.0, 0.0], "b": [0.0, 0.0, 0.0]}, ["seen_single", "seen_single", "unseen_single"],
+                    n_boot=50, seed=7, ci=0.5)
+    diff = np.array([1.0, 4.0, 0.0])  # a − b per condition
+    mean, lo, hi = bootstrap_ci(diff, bootstrap_indices(3, 50, 7, "overall"), 0.5)
+    cmp = res.compare("a", "b", "mse")
+    assert cmp.difference == mean == pytest.approx(5 / 3) and (cmp.ci_low, cmp.ci_high) == (lo, hi)
+    # with the defaults (1000 resamples, seed 0, 95 %) the interval would be another
+    assert (lo, hi) != bootstrap_ci(diff, bootstrap_indices(3, 1000, 0, "overall"), 0.95)[1:]
+    # two perturbations are enough for an interval: (1, 4) resampled, seed 7, stream "seen_single"
+    two = res.compare("a", "b", "mse", "seen_single")
+    assert (two.ci_low, two.ci_high) == bootstrap_ci(diff[:2], bootstrap_indices(2, 50, 7, "seen_single"), 0.5)[1:]
+    assert np.isfinite(two.ci_low) and two.difference == 2.5
+
+
+def test_score_table_and_names_by_hand():
+    # noise-free truth 0.5 above the observed: a (offset 1) has MSE 1 against observed, 0.25 against noise-free
+    res = _one_gene({"first": [1.0, 1.0, 1.0], "second": [0.0, 0.0, 0.0]}, ["seen_single"] * 3,
+                    noise_free_shift=0.5, n_boot=0, noise_free=True)
+    assert res.models == ("first", "second")
+    s = res.score("first", "mse", reference="noise_free")
+    assert (s.model, s.reference, s.subgroup, s.metric, s.mean, s.n) == ("first", "noise_free", "overall", "mse",
+                                                                         0.25, 3)
+    assert res.table("mse").loc["first", "overall"] == 1.0
+    assert res.table("mse", reference="noise_free").loc[["first", "second"], "overall"].tolist() == [0.25, 0.25]
+
+
+def test_evaluate_names_predictors_by_the_mapping_and_refuses_two_of_one_name():
+    conds = ["G0+ctrl", "G1+ctrl"]
+    data = FakeData(["G9"], np.zeros(1), {c: np.array([float(k)]) for k, c in enumerate(conds)})
+    split = FakeSplit(train=[], val=[], test=conds, subgroup=dict.fromkeys(conds, "seen_single"))
+    de = FakeDE({c: np.arange(1) for c in conds}, {c: np.arange(1) for c in conds})
+    same = Fixed("m", {c: np.zeros(1) for c in conds})
+    other = Fixed("m", {c: np.ones(1) for c in conds})
+    res = evaluate({"zero": same, "one": other}, data, split, de, metrics=["mse"], n_boot=0, gi=False)
+    assert res.models == ("zero", "one")
+    assert res.score("one", "mse").mean == 0.5 and res.score("zero", "mse").mean == 0.5  # (0 + 1) / 2, (1 + 0) / 2
+    assert res.metrics.set_index(["model", "condition"]).loc[("one", "G0+ctrl"), "value"] == 1.0
+    with pytest.raises(InputError, match="share a name"):
+        evaluate([same, other], data, split, de, metrics=["mse"], n_boot=0, gi=False)

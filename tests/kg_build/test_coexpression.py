@@ -87,3 +87,67 @@ def test_changing_only_held_out_cells_leaves_the_graph_unchanged(split, fakes):
 def test_split_for_other_data_is_refused(data, fakes):
     with pytest.raises(InputError, match="not in the data"):
         training_cells(data, fakes.FakeSplit({"NOPE+ctrl": "train"}))
+
+
+def test_pearson_by_hand_small_variance_two_cells_every_matrix_format_and_a_constant_gene():
+    # variances far below 1 (0.0025 and 0.01): r = ±1 for two genes moving together, 0 against a constant gene
+    X = np.array([[0.10, 0.30, 7.0], [0.20, 0.10, 7.0], [0.15, 0.20, 7.0]])
+    want = np.array([[1.0, -1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    for fmt in (np.asarray, sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
+        got = pearson_matrix(fmt(X))  # every cell (rows=None)
+        assert np.allclose(got, want, atol=1e-6), fmt
+        assert np.array_equal(got, got.T), fmt  # the constant gene's row and column are both 0
+    two = pearson_matrix(X, np.array([0, 2]))  # two cells are enough: genes 0 and 1 move oppositely
+    assert np.allclose(two, want, atol=1e-6)
+    with pytest.raises(InputError, match="at least 2 cells"):
+        pearson_matrix(X, np.array([1]))
+
+
+def test_pearson_corrects_the_float32_rounding_of_a_large_mean():
+    # counts near 1e7: float32 spacing is 1 there, so the float32 mean (1e7 + 1) is 1/3 off the true 1e7 + 4/3;
+    # the products are exact, and only the n·δδᵀ correction brings the covariance back
+    X = 1e7 + np.array([[0.0, 0.0], [2.0, 1.0], [2.0, 3.0]])
+    want = np.corrcoef(X - 1e7, rowvar=False)
+    assert np.allclose(pearson_matrix(X), want, atol=1e-9)
+
+
+def test_correlation_topk_on_some_rows_and_on_none():
+    c = np.array([[1.0, -0.9, 0.5, 0.2], [-0.9, 1.0, 0.1, 0.6], [0.5, 0.1, 1.0, -0.7], [0.2, 0.6, -0.7, 1.0]])
+    g, p, r = correlation_topk(c, top_k=2, threshold=0.3, rows=[2, 0])
+    assert (g.tolist(), p.tolist(), r.tolist()) == ([2, 2, 0, 0], [3, 0, 1, 2], [-0.7, 0.5, -0.9, 0.5])
+    g, p, r = correlation_topk(c.astype(np.float32), top_k=2, threshold=0.3, rows=[])
+    assert (g.shape, p.shape, r.shape) == ((0,), (0,), (0,))
+    assert (g.dtype, p.dtype, r.dtype) == (np.int64, np.int64, np.float32)
+
+
+def test_coexpression_graph_defaults_are_top_20_above_0_4_and_its_threshold_is_passed_on():
+    # gene 0 correlates 0.9 with genes 1..21 (21 partners) and 0.41 / 0.39 with genes 22 / 23
+    n = 24
+    c = np.eye(n)
+    c[0, 1:22] = c[1:22, 0] = 0.9
+    c[0, 22] = c[22, 0] = 0.41
+    c[0, 23] = c[23, 0] = 0.39
+    genes = [f"G{i}" for i in range(n)]
+    edges = coexpression_graph(c, genes).edge_index
+    into_0 = sorted(edges[0, edges[1] == 0].tolist())
+    assert into_0 == list(range(1, 21))  # top 20 of the 21 at 0.9 (ties by index): 22 and 23 not reached
+    assert 0 in edges[0, edges[1] == 22]  # 0.41 > 0.4
+    assert 0 not in edges[0, edges[1] == 23]  # 0.39 ≤ 0.4
+    low = coexpression_graph(c, genes, threshold=0.3).edge_index
+    assert 0 in low[0, low[1] == 23]
+
+
+def test_training_cells_needs_three_cells_and_no_conditions_attribute():
+    class D:  # a stand-in without ``conditions``: nothing to check the split against
+        control_cells = np.array([0, 1])
+
+        def cells_of(self, c):
+            return {"A+ctrl": np.array([2]), "B+ctrl": np.array([], dtype=np.int64)}[c]
+
+    class S:
+        def __init__(self, train: list[str]) -> None:
+            self.train = train
+
+    assert training_cells(D(), S(["A+ctrl"])).tolist() == [0, 1, 2]  # three cells: enough
+    with pytest.raises(InputError, match="only 2 training cells"):
+        training_cells(D(), S(["B+ctrl"]))
