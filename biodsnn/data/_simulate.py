@@ -86,6 +86,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 _GO_FILE = "orgHsEgDb_3.16.0_gene2go_direct.tsv.gz"
 _CHUNK = 2048
+#: What a call may change of a preset (simulate's keyword arguments of the same names).
+_OVERRIDES = ("n_genes", "n_singles", "n_doubles", "n_triples", "cells_per_condition", "n_control", "mode",
+              "n_contexts", "library_size")
 # Interaction strength: saturation caps (log units), AND-term probability and weight, and the share of doubles
 # drawn among related genes (one regulates the other or they share a target). With (1.0, 3.0), 0.35, (0.6, 1.5) and
 # 0.5 the `small` preset's doubles were additive to 0.1 % of their change, far from Norman's genetic interactions.
@@ -495,9 +498,10 @@ def simulate(
     import anndata
 
     blocks: list[sp.csr_matrix] = []
-    obs, var, uns = _run(blocks.append, preset, seed=seed, n_genes=n_genes, n_singles=n_singles, n_doubles=n_doubles,
-                         n_triples=n_triples, cells_per_condition=cells_per_condition, n_control=n_control, mode=mode,
-                         n_contexts=n_contexts, p_pathway=p_pathway, library_size=library_size, progress=progress)
+    overrides = {"n_genes": n_genes, "n_singles": n_singles, "n_doubles": n_doubles, "n_triples": n_triples,
+                 "cells_per_condition": cells_per_condition, "n_control": n_control, "mode": mode,
+                 "n_contexts": n_contexts, "library_size": library_size}
+    obs, var, uns = _run(blocks.append, preset, seed=seed, p_pathway=p_pathway, progress=progress, overrides=overrides)
     x = sp.vstack(blocks, format="csr", dtype=np.float32)
     del blocks
     adata = anndata.AnnData(X=x, obs=obs, var=var, uns=uns)
@@ -506,15 +510,16 @@ def simulate(
     return adata
 
 
-def write_simulation(output: str | os.PathLike[str], preset: Preset = "small", **options: Any) -> Path:
+def write_simulation(output: str | os.PathLike[str], preset: Preset = "small", *, seed: int = 0,
+                     p_pathway: float = 0.8, progress: bool = True, **overrides: Any) -> Path:
     """Simulate straight into an ``.h5ad`` file, a block of cells at a time: X is never held whole, so screens of
     millions of cells fit in memory. The file is the one :func:`simulate` writes with the same arguments (same seed,
     same numbers); it is written atomically.
 
     Args:
         output: The ``.h5ad`` file to write.
-        preset: As :func:`simulate`.
-        **options: :func:`simulate`'s other arguments (``seed``, ``n_genes``, ``cells_per_condition``, …).
+        preset, seed, p_pathway, progress: As :func:`simulate`.
+        **overrides: :func:`simulate`'s preset overrides (``n_genes``, ``cells_per_condition``, ``n_control``, …).
 
     Example:
         >>> import tempfile, pathlib, anndata
@@ -527,8 +532,6 @@ def write_simulation(output: str | os.PathLike[str], preset: Preset = "small", *
 
     from reactomenet.io import atomic_output
 
-    if "output" in options:
-        raise InputError("write_simulation writes to its first argument; do not pass output=")
     target = Path(output)
     with atomic_output(target, suffix=".h5ad") as tmp, h5py.File(tmp, "w") as f:
         def emit(block: sp.csr_matrix) -> None:
@@ -537,7 +540,7 @@ def write_simulation(output: str | os.PathLike[str], preset: Preset = "small", *
             else:  # anndata writes CSR resizable, so later blocks append
                 write_elem(f, "X", block)
 
-        obs, var, uns = _run(emit, preset, **options)
+        obs, var, uns = _run(emit, preset, seed=seed, p_pathway=p_pathway, progress=progress, overrides=overrides)
         for key, value in (("obs", obs), ("var", var), ("uns", uns)):
             write_elem(f, key, value)
         for key in ("obsm", "varm", "obsp", "varp", "layers"):
@@ -548,39 +551,23 @@ def write_simulation(output: str | os.PathLike[str], preset: Preset = "small", *
 
 def _run(
     emit: Callable[[sp.csr_matrix], None],
-    preset: Preset = "small",
+    preset: Preset,
     *,
-    seed: int = 0,
-    n_genes: int | None = None,
-    n_singles: int | None = None,
-    n_doubles: int | None = None,
-    n_triples: int | None = None,
-    cells_per_condition: int | None = None,
-    n_control: int | None = None,
-    mode: Literal["activation", "interference", "mixed"] | None = None,
-    n_contexts: int | None = None,
-    p_pathway: float = 0.8,
-    library_size: float | None = None,
-    progress: bool = True,
+    seed: int,
+    p_pathway: float,
+    progress: bool,
+    overrides: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The simulation (see :func:`simulate`): hands the cells to ``emit`` in blocks of rows, in order, and returns
-    obs, var and uns."""
+    """The simulation (see :func:`simulate`; ``overrides``: its preset overrides, None = the preset's): hands the
+    cells to ``emit`` in blocks of rows, in order, and returns obs, var and uns."""
     from reactomenet.console import progress_bar
 
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(overrides) - set(_OVERRIDES))
+    if unknown:
+        raise TypeError(f"unexpected simulation option(s) {', '.join(unknown)}; known: {', '.join(_OVERRIDES)}")
     cfg = dict(PRESETS[preset])
-    overrides = {
-        "n_genes": n_genes,
-        "n_singles": n_singles,
-        "n_doubles": n_doubles,
-        "n_triples": n_triples,
-        "cells_per_condition": cells_per_condition,
-        "n_control": n_control,
-        "mode": mode,
-        "n_contexts": n_contexts,
-        "library_size": library_size,
-    }
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     if cfg["mode"] not in ("activation", "interference", "mixed"):
         raise InputError(f"mode must be activation, interference or mixed, got {cfg['mode']!r}")
