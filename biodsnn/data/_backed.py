@@ -23,6 +23,17 @@ from reactomenet.errors import InputError
 BLOCK_ROWS = 8192
 
 
+def is_zarr(path: str | os.PathLike[str]) -> bool:
+    """True for a zarr store (a ``.zarr`` path or a folder), False for an ``.h5ad`` file.
+
+    Example:
+        >>> is_zarr("screen.zarr"), is_zarr("screen.h5ad")
+        (True, False)
+    """
+    p = Path(path)
+    return p.is_dir() or p.suffix == ".zarr"
+
+
 def open_store(path: str | os.PathLike[str]) -> Any:
     """The root group of an ``.h5ad`` (h5py, read-only) or ``.zarr`` (zarr) AnnData store.
 
@@ -34,7 +45,7 @@ def open_store(path: str | os.PathLike[str]) -> Any:
         ['X', 'obs', 'var']
     """
     p = Path(path)
-    if p.is_dir() or p.suffix == ".zarr":
+    if is_zarr(p):
         import zarr
 
         return zarr.open(str(p), mode="r")
@@ -146,7 +157,7 @@ class BackedMatrix:
         """
         size = size or BLOCK_ROWS
         for start in range(0, self.shape[0], size):
-            yield start, self[np.arange(start, min(start + size, self.shape[0]))]
+            yield start, self[start : start + size]
 
 
 def block_rows() -> int:
@@ -175,4 +186,4 @@ def row_blocks(x: Any, rows: np.ndarray, size: int | None = None) -> Iterator[tu
         yield part, x[part]
 
 
-__all__ = ["BLOCK_ROWS", "BackedMatrix", "block_rows", "is_backed", "open_store", "read_shell", "row_blocks"]
+__all__ = ["BLOCK_ROWS", "BackedMatrix", "block_rows", "is_backed", "is_zarr", "open_store", "read_shell", "row_blocks"]

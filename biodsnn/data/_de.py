@@ -116,7 +116,7 @@ def _group_stats(x: sp.csr_matrix | np.ndarray, groups: list[np.ndarray]) -> tup
             step = min(step, block_rows())
         for start in range(0, n_obs, step):
             stop = min(start + step, n_obs)
-            block = x[np.arange(start, stop)] if is_backed(x) else x[start:stop]  # backed: read from the file
+            block = x[start:stop]  # CSR rows (backed: read from the file)
             rows = np.repeat(label[start:stop], np.diff(block.indptr))
             key = rows * n_genes + block.indices
             vals = block.data.astype(np.float64)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biodsnn.data._backed import BackedMatrix, block_rows, is_backed, open_store, read_shell, row_blocks
+from biodsnn.data._backed import BackedMatrix, block_rows, is_backed, is_zarr, open_store, read_shell, row_blocks
 from biodsnn.data._normalize import normalize_log1p
 from biodsnn.data.conditions import (
     CONTEXT_SEP,
@@ -162,12 +162,11 @@ class PerturbData:
             >>> data.subset_adata(data.control_cells[:4]).n_obs
             4
         """
-        import anndata
 
         rows = np.asarray(rows, dtype=np.int64)
         if self._x is None:
             return self.adata[rows].copy()
-        return anndata.AnnData(X=self._x[rows], obs=self.adata.obs.iloc[rows].copy(), var=self.adata.var.copy())
+        return self._shell(rows, x=self._x[rows])
 
     @cached_property
     def genes(self) -> list[str]:
@@ -274,10 +273,11 @@ class PerturbData:
             self._views[context] = PerturbData(sub, source=self.source, options=self.options, x=x)
         return self._views[context]
 
-    def _shell(self, rows: np.ndarray) -> anndata.AnnData:
+    def _shell(self, rows: np.ndarray, x: sp.csr_matrix | None = None) -> anndata.AnnData:
+        """The cells ``rows`` as an AnnData (obs, var, uns), with ``x`` as X or none (a backed view's)."""
         import anndata
 
-        return anndata.AnnData(obs=self.adata.obs.iloc[rows].copy(), var=self.adata.var.copy(),
+        return anndata.AnnData(X=x, obs=self.adata.obs.iloc[rows].copy(), var=self.adata.var.copy(),
                                uns=dict(self.adata.uns))
 
     def cells_of(self, condition: str) -> np.ndarray:
@@ -379,7 +379,7 @@ class PerturbData:
         parts = [hashlib.sha256() for _ in range(3 if sparse else 1)]
         step = min(4096, block_rows())
         for start in range(0, x.shape[0], step):
-            block = x[np.arange(start, min(start + step, x.shape[0]))] if is_backed(x) else x[start : start + step]
+            block = x[start : start + step]
             if sparse:
                 block = sp.csr_matrix(block)
                 parts[0].update(np.diff(block.indptr).astype(np.int64).view(np.uint8))
@@ -549,7 +549,7 @@ def load_perturb_data(
                 store = open_store(path)
                 adata = read_shell(store)
                 node = store.get("X", None)
-            elif path.is_dir() or path.suffix == ".zarr":
+            elif is_zarr(path):
                 adata = anndata.read_zarr(path)
             else:
                 adata = anndata.read_h5ad(path)
@@ -693,7 +693,7 @@ def _check_backed(node: Any, adata: anndata.AnnData, name: str, normalize: bool)
     if x.shape != (adata.n_obs, adata.n_vars):
         raise InputError(f"{name}: X has shape {x.shape} but obs/var describe {adata.n_obs} × {adata.n_vars}; "
                          "the file is damaged, write it again")
-    head = x[np.arange(min(x.shape[0], block_rows()))]
+    head = x[: block_rows()]
     _check_counts(*_looks_like_counts(head), name, normalize)
     x.normalize = normalize
     for _, block in x.blocks():
