@@ -113,6 +113,20 @@ def compare_per_cell(model, n_steps: int, n_cells: int) -> None:
           f"(extrapolated from {n_cells} cells per batch): {naive / fast:.0f}x")
 
 
+def batch_words(model) -> str:
+    """What one training batch holds, from the model's own setting (``mixed_batches``)."""
+    n = model.hparams["batch_size"]
+    return f"{n} cells mixed over conditions" if model.hparams["mixed_batches"] else f"{n} cells of one condition"
+
+
+def passes_words(model) -> str:
+    """Knowledge-stream passes per step: one per condition in the batch (mixed) or one (three for a double with
+    compose_members)."""
+    if model.hparams["mixed_batches"]:
+        return "one knowledge pass per condition in the batch"
+    return "one knowledge pass each; three for a double with compose_members"
+
+
 def time_steps(model, max_steps: int = 0, epoch: int = 0) -> tuple[float, int, int]:
     """Train ``max_steps`` optimiser steps (0: the whole epoch) of ``model`` as ``fit`` does (Adam, clipping);
     returns (seconds, steps, cells). Goes through DistributedDataParallel when ``model._net`` holds it."""
@@ -161,9 +175,8 @@ def main() -> None:
     n_total = sum(len(data.cells_of(c)) for c in split.train)
     took, steps, cells = time_steps(model, args.max_steps)
     epoch_s = took * n_total / cells
-    print(f"train epoch ({args.variant}, batch {model.hparams['batch_size']} cells of one condition, "
-          f"{torch.get_num_threads()} threads): {n_steps} steps per epoch (one knowledge pass each; "
-          f"three for a double with compose_members) over {n_total:,} "
+    print(f"train epoch ({args.variant}, batch {batch_words(model)}, "
+          f"{torch.get_num_threads()} threads): {n_steps} steps per epoch ({passes_words(model)}) over {n_total:,} "
           f"training cells; timed {steps} steps / {cells:,} cells in {took:.1f}s; "
           f"epoch {epoch_s:.1f}s{' (extrapolated)' if cells < n_total else ''}")
     model.module.eval()

@@ -23,9 +23,10 @@ is part of what a GEARS user waits for). Prints figures; asserts nothing.
 
 With ``--max-steps N`` (the Norman-shaped mode) neither model finishes an epoch: both train on the same cached data
 and split as ``benchmarks/bench_epoch.py`` (``benchmarks/output/epoch/``), each for one untimed warm-up step and then
-``N`` timed optimiser steps of its own training loop (BioDSNN: ``bench_epoch.time_steps``, 256 cells of one condition
-per step; GEARS: the body of ``GEARS.train``'s loop, 32 cells per step), converted to cells per second; no validation,
-no scoring. GEARS' cell-graph dataset is built from ``--gears-cells`` cells per condition (control: 20 times that) of
+``N`` timed optimiser steps of its own training loop (BioDSNN: ``bench_epoch.time_steps``, the variant's own
+batch: 256 cells of one condition for ``full``, 32 mixed over conditions for ``gears``; GEARS: the body of
+``GEARS.train``'s loop, 32 cells per step), converted to cells per second; no validation, no scoring.
+GEARS' cell-graph dataset is built from ``--gears-cells`` cells per condition (control: 20 times that) of
 the same data: its per-step cost depends on the batch and the genes, not on how many cells the dataset holds, and
 building all 92 k pickled cell graphs costs minutes and gigabytes before its first step (its build rate is printed).
 GEARS' GO graph (``make_GO``: Jaccard of GO-term sets > 0.1 between all pairs of its ~5 k genes, in a Python
@@ -260,7 +261,7 @@ def steps_main(args) -> dict:
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_epoch import OUT, prepare, time_steps
+    from bench_epoch import OUT, batch_words, prepare, time_steps
 
     from biodsnn.model import BioDSNN
 
@@ -275,7 +276,7 @@ def steps_main(args) -> dict:
     took, steps, cells = time_steps(ours, args.max_steps)
     ours_tp = cells / took
     print(f"{ours.name}: {steps} steps / {cells:,} cells in {took:.1f}s = {ours_tp:.1f} cells/s "
-          f"(batch {ours.hparams['batch_size']} cells of one condition); peak RSS so far {_rss_gb():.2f} GB",
+          f"(batch {batch_words(ours)}); peak RSS so far {_rss_gb():.2f} GB",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_gears_") as tmp:
         g = gears_steps(data, split, args, Path(tmp))
