@@ -31,8 +31,9 @@ MODULES: dict[str, tuple[str, str, tuple[str, ...]]] = {
                                                       "tests/biodsnn_data/test_split_sizes.py")),
     # test_coexpression.py alone (seconds); with test_bundle.py a run did not finish in 200 s on the shared machine
     "coexpression": ("kg_build/coexpression.py", "kg_build/", ("tests/kg_build/test_coexpression.py",)),
-    # test_bundle.py alone; with kg_build/test_cli.py too a run did not finish in 600 s on the shared machine
-    "bundle": ("kg_build/bundle.py", "kg_build/", ("tests/kg_build/test_bundle.py",)),
+    # the library-level tests; with kg_build/test_cli.py too a run did not finish in 600 s on the shared machine
+    "bundle": ("kg_build/bundle.py", "kg_build/", ("tests/kg_build/test_bundle.py",
+                                                   "tests/kg_build/test_bundle_loader.py")),
     "metrics": ("biodsnn/evaluate/_metrics.py", "biodsnn/",
                 ("tests/biodsnn_eval/test_metrics.py", "tests/biodsnn_eval/test_hand_values.py")),
     "evaluate": ("biodsnn/evaluate/_evaluate.py", "biodsnn/",
