@@ -254,10 +254,6 @@ def test_every_option_reaches_its_builder_and_the_manifest_says_so(tmp_path, dat
         assert {k: meta[k] for k in ("bundle", "data_fingerprint", "split_fingerprint", "kind")} == {
             "bundle": "biodsnn-knowledge-bundle", "data_fingerprint": data.fingerprint,
             "split_fingerprint": split.fingerprint, "kind": name}, name
-    # with every annotated gene perturbable the manifest says so
-    every = build_bundle(data, fakes.FakeSplit(fakes.SPLIT), tmp_path / "all", reactome=reactome,
-                         ontologies=("CC",), go_top_k=2)
-    assert json.loads((every / "manifest.json").read_text())["parameters"]["perturbable"] == "all annotated genes"
 
 
 def test_build_refusals_by_their_lines(tmp_path, data, split, fakes):
