@@ -132,7 +132,7 @@ def test_each_lines_own_control_ranks_its_genes():
 
 def _gi_data():
     """Five doubles, exact mixes c1·A + c2·B of their singles (true magnitudes 1, 2, 5, 10, 13); three are
-    combo_seen2, two combo_seen1; G4+G0 has no single of G4 and gets no GI analysis."""
+    combo_seen2, two combo_seen1; A4+G0 has no single of A4 and gets no GI analysis."""
     genes = [f"G{i}" for i in range(6)]
     ctrl = np.ones(6)
     effect = {"G0": [1.0, 0.0, 2.0, -1.0, 0.5, 3.0], "G1": [0.0, 1.0, -1.0, 2.0, 1.5, -2.0],
@@ -147,12 +147,12 @@ def _gi_data():
         for c, (c1, c2) in coefs.items():
             a, b = c.split("+")
             out[c] = ctrl + c1 * np.array(effect[a]) + c2 * np.array(effect[b])
-        out["G4+G0"] = ctrl + np.array(effect["G0"])
+        out["A4+G0"] = ctrl + np.array(effect["G0"])
         return out
 
     data = FakeData(genes, ctrl, means(true_c))
     sub = {"G0+G1": "combo_seen2", "G0+G2": "combo_seen2", "G1+G3": "combo_seen2", "G2+G3": "combo_seen1",
-           "G0+G3": "combo_seen1", "G4+G0": "combo_seen1"}
+           "G0+G3": "combo_seen1", "A4+G0": "combo_seen1"}
     split = FakeSplit(train=[f"{g}+ctrl" for g in effect], val=[], test=list(sub), subgroup=sub)
     mag = {c: math.hypot(*v) for c, v in true_c.items()}, {c: math.hypot(*v) for c, v in pred_c.items()}
     return data, split, _de(data.conditions, 6), Fixed("m", means(pred_c)), mag
@@ -164,7 +164,7 @@ def test_gi_table_rows_and_the_set_level_interval_by_hand():
     res = evaluate([model], data, split, de, metrics=["gi_mag_pearson", "mse"], n_boot=30, seed=5, ci=0.5,
                    noise_free=False)
     doubles = ["G0+G1", "G0+G2", "G1+G3", "G2+G3", "G0+G3"]
-    assert res.settings["gi_doubles"] == 5 and "G4+G0" not in set(res.gi.condition)
+    assert res.settings["gi_doubles"] == 5 and "A4+G0" not in set(res.gi.condition)
     assert len(res.metrics[(res.metrics.metric == "mse") & (res.metrics.condition != "*")]) == 6
     gi = res.gi.set_index(["source", "condition"])
     assert (gi.model.to_dict() == {**{("true", c): "truth" for c in doubles}, **{("pred", c): "m" for c in doubles}})
