@@ -120,5 +120,6 @@ def test_without_doubles_set_level_metrics_are_one_undefined_row_not_one_per_per
     star = rows[rows.condition == "*"]
     assert sorted(star.metric) == sorted(sets) and star.value.isna().all()
     assert res.gi.empty and res.metrics[res.metrics.metric == "gi_mag_abs_error"].value.isna().all()
+    assert list(res.gi.columns[:5]) == ["model", "condition", "subgroup", "reference", "source"]  # the table's shape
     s = res.summary[res.summary.metric.isin(sets)]
     assert s["mean"].isna().all() and (s.n == 0).all()

@@ -185,6 +185,15 @@ def test_gi_table_rows_and_the_set_level_interval_by_hand():
     assert s.ci_low < s.ci_high
     two = res.score("m", "gi_mag_pearson", "combo_seen1")
     assert two.n == 2 and math.isnan(two.ci_low) and math.isnan(two.ci_high)
+    # all five: the "gi:overall" stream, which gives another interval than the unnamed or the per-condition one
+    def interval(stream):
+        b = [pearson(i) for i in bootstrap_indices(5, 30, 5, stream)]
+        return np.nanquantile(b, 0.25), np.nanquantile(b, 0.75)
+
+    every = res.score("m", "gi_mag_pearson")
+    assert (every.ci_low, every.ci_high) == pytest.approx(interval("gi:overall"))
+    assert interval("gi:overall") != pytest.approx(interval("")) and interval("gi:overall") != pytest.approx(
+        interval("overall"))
     # the overall set score is also one row of the long table
     star = res.metrics[res.metrics.condition == "*"]
     assert star[["model", "subgroup", "reference", "metric"]].values.tolist() == [["m", "overall", "observed",
