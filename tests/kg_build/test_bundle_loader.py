@@ -70,8 +70,9 @@ def test_the_loaded_bundle_keeps_its_path_table_split_and_dtypes(built):
 
 
 def test_genes_table_rows_by_hand():
-    frame = genes_frame(["a1", "B", "x"], ["A", "B", None], ["A", "C", "B"])
-    assert frame.values.tolist() == [["a1", "A", 0, 0], ["B", "B", 1, 2], ["x", None, 2, -1], ["C", "C", -1, 1]]
+    frame = genes_frame(["a1", "B", "x", "D"], ["A", "B", None, "D"], ["A", "C", "B"])
+    assert frame.values.tolist() == [["a1", "A", 0, 0], ["B", "B", 1, 2], ["x", None, 2, -1], ["D", "D", 3, -1],
+                                     ["C", "C", -1, 1]]
     with pytest.raises(ValueError):
         genes_frame(["A", "B"], ["A"], [])  # one symbol per measured gene
 
@@ -85,6 +86,9 @@ def test_gene_names_that_are_not_symbols_are_refused_with_the_reason():
     # half Ensembl ids is not "most": the names stay, as long as one is a known symbol
     assert data_symbols(["ENSG00000141510", "TP53"], known) == ["ENSG00000141510", "TP53"]
     assert data_symbols(["TP53", "NOTAGENE", "OTHER"], known) == ["TP53", "NOTAGENE", "OTHER"]
+    # exactly half Ensembl ids and no known symbol: the names are refused as unknown, not as Ensembl ids
+    assert _line(lambda: data_symbols(["ENSG00000141510", "FOO"], known)).startswith(
+        "the data's gene names are not known gene symbols (e.g. ENSG00000141510, FOO)")
     assert _line(lambda: data_symbols(["FOO", "BAR", "BAZ", "QUX"], known)).startswith(
         "the data's gene names are not known gene symbols (e.g. FOO, BAR, BAZ); pass --map-genes")
     assert _line(lambda: data_symbols(["FOO", "BAR", "BAZ", "QUX"], known, map_genes=True)) == (
@@ -273,7 +277,8 @@ def test_build_refusals_by_their_lines(tmp_path, data, split, fakes):
         "none of the 5 perturbed genes has a GO annotation (e.g. ZZ_A, ZZ_B, ZZ_C); are the condition names gene "
         "symbols?")
     two = build_bundle(data, split, tmp_path / "d", coexpr_cells=2, **opts)  # two cells are enough to correlate
-    assert json.loads((two / "manifest.json").read_text())["counts"]["training_cells"] == 2
+    man = json.loads((two / "manifest.json").read_text())
+    assert man["counts"]["training_cells"] == 2 and man["inputs"]["split"]["path"] is None  # no split file given
     assert _line(lambda: build_bundle(data, split, tmp_path / "e", coexpr_cells=1, **opts)) == (
         "coexpr_cells must be at least 2, got 1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
