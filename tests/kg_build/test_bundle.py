@@ -129,6 +129,8 @@ def test_map_genes_builds_the_same_bundle_from_ensembl_ids(tmp_path, fakes, spli
     assert genes_table.sort_values("measured_index")["symbol"].tolist() == expected
     for part in ("mask", "coexpression", "go_graph"):
         np.testing.assert_array_equal(getattr(a, part).edge_index, getattr(b, part).edge_index)
+    assert (a.manifest["parameters"]["map_genes"], b.manifest["parameters"]["map_genes"]) == (False, True)
+    assert b.manifest["counts"]["measured_without_symbol"] == 2  # the two made-up names
 
 
 def test_coexpr_cells_correlates_a_seeded_draw_of_training_cells_only(tmp_path, data, split, fakes):

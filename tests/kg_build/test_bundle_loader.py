@@ -214,18 +214,25 @@ def test_every_option_reaches_its_builder_and_the_manifest_says_so(tmp_path, dat
     n = rows.size - 5
     data_path, split_path = tmp_path / "d.h5ad", tmp_path / "s.json"
     opts = {"level": 2, "go_top_k": 3, "go_min_similarity": 0.2, "coexpr_top_k": 2, "coexpr_threshold": 0.15,
-            "coexpr_cells": n, "mask_top_k": 3, "mask_threshold": 0.2, "ontologies": ("BP", "MF"),
+            "coexpr_cells": n, "mask_top_k": 3, "mask_threshold": 0.6, "ontologies": ("BP", "MF"),
             "drop_evidence": ("IEA",), "propagate": True}
-    reactome = fakes.FakeReactome()
+    class Recording(fakes.FakeReactome):  # the stand-in's pathways do not depend on the level: record it
+        def mask(self, genes, level=3):
+            self.level = level
+            return super().mask(genes, level)
+
+    reactome = Recording()
+    data.options = {"convention": "gears"}
     out = build_bundle(data, split, tmp_path / "kb", reactome=reactome, perturbable=["ACTB", "RB1"],
                        data_path=data_path, split_path=split_path, **opts)
+    assert reactome.level == 2
     drawn = np.sort(np.random.default_rng(7).choice(rows, n, replace=False))
     corr = pearson_matrix(data.X, drawn)
     annotations = load_go_annotations(None, ontologies=("BP", "MF"), drop_evidence=("IEA",), propagate=True)
     kb = KnowledgeBundle.load(out)
     want = {
         "coexpression": coexpression_graph(corr, data.genes, top_k=2, threshold=0.15).to_frame(),
-        "attention_mask": mask_from_reactome(reactome, data.genes, corr, level=2, top_k=3, threshold=0.2,
+        "attention_mask": mask_from_reactome(reactome, data.genes, corr, level=2, top_k=3, threshold=0.6,
                                              symbols=data.genes).to_frame(),
         "go_graph": go_graph(annotations, kb.perturbable_genes, top_k=3, min_similarity=0.2).to_frame(),
     }
@@ -233,13 +240,16 @@ def test_every_option_reaches_its_builder_and_the_manifest_says_so(tmp_path, dat
         got = pd.read_parquet(out / f"{name}.parquet").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, frame.reset_index(drop=True), check_dtype=False, obj=name)
     assert not want["coexpression"].empty and not want["go_graph"].empty
+    at_default = mask_from_reactome(reactome, data.genes, corr, level=2, top_k=3, symbols=data.genes).to_frame()
+    assert len(at_default) != len(want["attention_mask"])  # the threshold given changes the mask
     man = json.loads((out / "manifest.json").read_text())
     assert {k: man[k] for k in ("format", "format_version", "package")} == {
         "format": "biodsnn-knowledge-bundle", "format_version": 1, "package": "kg_build"}
     assert man["inputs"]["go"] == {"path": annotations.source, "sha256": annotations.sha256,
                                    "parents_sha256": file_sha256(bundled_path(BUNDLED_PARENTS))}
     assert man["inputs"]["reactome"] == {"sha256": {"ReactomePathways.gmt": "f" * 64}, "species": "R-HSA"}
-    assert man["inputs"]["data"] == {"path": str(data_path), "fingerprint": data.fingerprint, "options": {}}
+    assert man["inputs"]["data"] == {"path": str(data_path), "fingerprint": data.fingerprint,
+                                     "options": {"convention": "gears"}}
     assert man["inputs"]["split"] == {"path": str(split_path), "fingerprint": split.fingerprint, "kind": "custom",
                                       "seed": 7}
     assert man["parameters"] == {**{k: v for k, v in opts.items() if k not in ("ontologies", "drop_evidence",
@@ -279,6 +289,7 @@ def test_build_refusals_by_their_lines(tmp_path, data, split, fakes):
     two = build_bundle(data, split, tmp_path / "d", coexpr_cells=2, **opts)  # two cells are enough to correlate
     man = json.loads((two / "manifest.json").read_text())
     assert man["counts"]["training_cells"] == 2 and man["inputs"]["split"]["path"] is None  # no split file given
+    assert man["inputs"]["data"]["path"] == ""  # neither a data path nor a source
     assert _line(lambda: build_bundle(data, split, tmp_path / "e", coexpr_cells=1, **opts)) == (
         "coexpr_cells must be at least 2, got 1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
