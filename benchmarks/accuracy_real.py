@@ -9,7 +9,9 @@ bootstrap intervals of the default model minus each baseline, pooled over (seed,
 
     python benchmarks/accuracy_real.py                       # every file, default variant, 3 seeds
     python benchmarks/accuracy_real.py --files norman --variants full noVAE --seeds 0 1 2 --epochs 20
-    python benchmarks/accuracy_real.py --out docs/accuracy-real.md
+    python benchmarks/accuracy_real.py --out benchmarks/output/accuracy_real.md --raw benchmarks/output/real.parquet
+
+``--out`` and ``--raw`` replace only files this script wrote (checked before the run starts), atomically.
 
 Nothing is tuned here: the figures are what the defaults give.
 """
@@ -27,6 +29,35 @@ import numpy as np
 import pandas as pd
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+#: how a markdown file written by --out begins; the Parquet file of --raw carries RAW_KIND in its metadata
+OUT_MARK = "Command: `python benchmarks/accuracy_real.py"
+RAW_KIND = "accuracy_real"
+
+
+def _refuse(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_outputs(out: Path | None, raw: Path | None) -> None:
+    """Refuse (one line, exit status 2) an ``--out``/``--raw`` path that holds a file this script did not write, or a
+    folder, before an hour of fitting rather than after."""
+    from reactomenet.io import read_parquet_metadata
+
+    for path, flag in ((out, "--out"), (raw, "--raw")):
+        if path is not None and path.is_dir():
+            _refuse(f"{flag} {path} is a folder; give a file path")
+    if out is not None and out.exists():
+        head = out.read_bytes()[: len(OUT_MARK)].decode("utf-8", errors="replace")
+        if head != OUT_MARK:
+            _refuse(f"{out} exists and was not written by accuracy_real.py; give a new file for --out")
+    if raw is not None and raw.exists():
+        try:
+            kind = read_parquet_metadata(raw).get("kind")
+        except Exception:  # not Parquet, or Parquet without our metadata
+            kind = None
+        if kind != RAW_KIND:
+            _refuse(f"{raw} exists and was not written by accuracy_real.py; give a new file for --raw")
 
 #: file → (h5ad name, loader options, split kinds it supports)
 FILES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
@@ -176,11 +207,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="also write the markdown tables to this file")
     ap.add_argument("--raw", type=Path, default=None, help="write every per-condition value as Parquet")
     args = ap.parse_args(argv)
+    check_outputs(args.out, args.raw)
     if not REAL.exists():
-        sys.exit(f"error: the real data folder {REAL} is missing; run from a checkout beside shared/")
+        _refuse(f"the real data folder {REAL} is missing; run from a checkout beside shared/")
 
     from biodsnn.variants import DEFAULT_VARIANT, get_variant, run_name, validate_hparams
     from cli._common import setting_value
+    from reactomenet.io import atomic_output, write_parquet
 
     args.variants = args.variants or [DEFAULT_VARIANT]
     settings = validate_hparams({k: setting_value(v) for k, v in (s.split("=", 1) for s in args.set)})
@@ -198,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name} {kind} seed {seed}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
     frame = pd.concat(frames, ignore_index=True)
     if args.raw:
-        frame.to_parquet(args.raw)
+        write_parquet(frame, args.raw, {"kind": RAW_KIND})
     reference = run_name(args.variants[0], {**first, **settings, "epochs": epochs})
     text = summarise(frame, reference, args.n_boot)
     header = (f"Command: `python benchmarks/accuracy_real.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
@@ -206,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{time.perf_counter() - t0:.0f} s in all)\n\n")
     print(header + text)
     if args.out:
-        args.out.write_text(header + text)
+        with atomic_output(args.out) as tmp:
+            tmp.write_text(header + text)
 
 
 if __name__ == "__main__":
