@@ -199,10 +199,10 @@ def de_command(n_top: int, method: str, output: str, **options: Any) -> None:
               help="split.json: its test conditions are written (the run's own split, to pair with predictions).")
 @click.option("--format", "fmt", type=click.Choice(["cell-eval"]), default="cell-eval", show_default=True,
               help="cell-eval: the real side of `cell-eval run` (test conditions' cells and control cells).")
-@celleval_options
+@celleval_options(context=False)  # data_options' --context-key names the contexts for the loader and the writer
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5ad.")
-def export_command(split_path: str, fmt: str, pert_col: str | None, control_name: str | None, context_key: str | None,
-                   overwrite: bool, output: str, **options: Any) -> None:
+def export_command(split_path: str, fmt: str, pert_col: str | None, control_name: str | None, overwrite: bool,
+                   output: str, **options: Any) -> None:
     """Write the real cells of a split's test conditions and the controls in another tool's convention.
 
     Example: biodsnn data export --format cell-eval --data perturb.h5ad --split split.json -o real.h5ad
@@ -215,7 +215,7 @@ def export_command(split_path: str, fmt: str, pert_col: str | None, control_name
     check_output(output, overwrite=overwrite)
     data = load_from_options(**options)
     split = Split.load(split_path)
-    adata = export_real(data, split, **celleval_kwargs(pert_col, control_name, context_key))
+    adata = export_real(data, split, **celleval_kwargs(pert_col, control_name, options.get("context_key")))
     write_h5ad(adata, output, overwrite=overwrite)
     col, ctrl = adata.uns["biodsnn"]["pert_col"], adata.uns["biodsnn"]["control_label"]
     n_ctrl = int((adata.obs[col] == ctrl).sum())

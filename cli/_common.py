@@ -137,25 +137,32 @@ def data_options(
     return decorate(func) if func is not None else decorate
 
 
-def celleval_options(func: Any) -> Any:
+def celleval_options(func: Any = None, *, context: bool = True) -> Any:
     """The options every cell-eval writer shares (labels, contexts, --overwrite): one definition.
 
     Unset options stay None, so the defaults live in one place (``biodsnn.evaluate._celleval``) and the CLI starts
-    without importing it; :func:`celleval_kwargs` passes on the ones given.
+    without importing it; :func:`celleval_kwargs` passes on the ones given. Usable bare or as
+    ``@celleval_options(context=False)`` on a command whose :func:`data_options` already has ``--context-key`` (the
+    same column names the contexts for the loader and for the writer).
     """
     options = [
         click.option("--pert-col", default=None,
                      help="cell-eval: obs column of the perturbation labels (default: cell-eval's target_gene)."),
         click.option("--control-pert", "control_name", default=None,
                      help="cell-eval: label of control cells (default: cell-eval's non-targeting)."),
-        click.option("--context-key", default=None,
-                     help="cell-eval: obs column of the data naming contexts (default cell_type); with several values "
-                          "it is written as 'celltype' (cell-eval's --celltype-col celltype)."),
+        *([click.option("--context-key", default=None,
+                        help="cell-eval: obs column of the data naming contexts (default cell_type); with several "
+                             "values it is written as 'celltype' (cell-eval's --celltype-col celltype).")]
+          if context else []),
         click.option("--overwrite", is_flag=True, help="cell-eval: replace an existing output file."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
+    def decorate(f: Any) -> Any:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate(func) if func is not None else decorate
 
 
 def celleval_kwargs(pert_col: str | None, control_name: str | None, context_key: str | None) -> dict[str, str]:
