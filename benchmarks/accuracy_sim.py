@@ -66,13 +66,15 @@ def _without_targets(res: Any, data: Any) -> Any:
     against the observed means (the same predictions ``evaluate`` scored)."""
     import pandas as pd
 
+    from biodsnn.evaluate import mse
+
     rows = []
     for k, c in enumerate(res.conditions):
         targets = {data.gene_index[g] for g in data.condition_genes(c) if g in data.gene_index}
         genes = np.array([i for i in res.de_top[c] if int(i) not in targets], dtype=np.int64)
         for name, pred in res.predicted.items():
-            err = float(np.mean((pred[k, genes] - res.observed[k, genes]) ** 2))
-            rows.append({"model": name, "subgroup": res.subgroups[c], "value": err})
+            value = mse(pred[k], res.observed[k], idx=genes)
+            rows.append({"model": name, "subgroup": res.subgroups[c], "value": value})
     df = pd.DataFrame(rows)
     table = df.pivot_table(index="model", columns="subgroup", values="value", aggfunc="mean", sort=False)
     table["overall"] = df.groupby("model", sort=False)["value"].mean()
