@@ -99,6 +99,18 @@ LOADER_OPTION_NAMES = ("convention", "condition_key", "control_label", "delimite
                        "normalize", "backed")
 
 
+def _option_group(options: list[Any], func: Any) -> Any:
+    """Apply ``options`` (top first, as ``--help`` lists them) to ``func``, or return the decorator that does when
+    ``func`` is None: what makes an option group usable bare (``@group``) and with arguments (``@group(...)``)."""
+
+    def decorate(f: Any) -> Any:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate(func) if func is not None else decorate
+
+
 def data_options(
     func: Any = None, *, required: bool = True, help: str = "Perturbation AnnData (.h5ad or .zarr)."
 ) -> Any:
@@ -106,35 +118,29 @@ def data_options(
 
     Usable bare (``@data_options``) or with arguments (``@data_options(required=False)``).
     """
-
-    def decorate(f: Any) -> Any:
-        options = [
-            click.option("--data", "data_path", required=required, type=click.Path(), help=help),
-            click.option(
-                "--convention", type=CONVENTION_CHOICE, default=None,
-                help="Naming convention of the file: gears, perturbench, pertpy, cell-eval (default: detected).",
-            ),
-            click.option("--condition-key", default=None, help="obs column holding the perturbation."),
-            click.option("--control-label", default=None, help="Label of control cells."),
-            click.option("--delimiter", default=None, help="Separator between genes of a combination (default +)."),
-            click.option(
-                "--gene-name-key", default=None, help="var column with gene symbols (default gene_name or var_names)."
-            ),
-            click.option(
-                "--context-key", default=None,
-                help="obs column holding the context (cell type or line; default cell_type when present). With "
-                "several values each (context, perturbation) pair is a unit with its own context's control.",
-            ),
-            click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
-            click.option("--backed", is_flag=True,
-                         help="Out-of-core: leave X (CSR) in the .h5ad/.zarr file and read cells on demand, for files "
-                         "larger than memory (slower per epoch; docs/scaling.md)."),
-        ]
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate(func) if func is not None else decorate
+    options = [
+        click.option("--data", "data_path", required=required, type=click.Path(), help=help),
+        click.option(
+            "--convention", type=CONVENTION_CHOICE, default=None,
+            help="Naming convention of the file: gears, perturbench, pertpy, cell-eval (default: detected).",
+        ),
+        click.option("--condition-key", default=None, help="obs column holding the perturbation."),
+        click.option("--control-label", default=None, help="Label of control cells."),
+        click.option("--delimiter", default=None, help="Separator between genes of a combination (default +)."),
+        click.option(
+            "--gene-name-key", default=None, help="var column with gene symbols (default gene_name or var_names)."
+        ),
+        click.option(
+            "--context-key", default=None,
+            help="obs column holding the context (cell type or line; default cell_type when present). With "
+            "several values each (context, perturbation) pair is a unit with its own context's control.",
+        ),
+        click.option("--normalize", is_flag=True, help="X holds raw counts: normalise to 1e4 per cell and log1p."),
+        click.option("--backed", is_flag=True,
+                     help="Out-of-core: leave X (CSR) in the .h5ad/.zarr file and read cells on demand, for files "
+                     "larger than memory (slower per epoch; docs/scaling.md)."),
+    ]
+    return _option_group(options, func)
 
 
 def celleval_options(func: Any = None, *, context: bool = True) -> Any:
@@ -156,13 +162,7 @@ def celleval_options(func: Any = None, *, context: bool = True) -> Any:
           if context else []),
         click.option("--overwrite", is_flag=True, help="cell-eval: replace an existing output file."),
     ]
-
-    def decorate(f: Any) -> Any:
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate(func) if func is not None else decorate
+    return _option_group(options, func)
 
 
 def celleval_kwargs(pert_col: str | None, control_name: str | None, context_key: str | None) -> dict[str, str]:
