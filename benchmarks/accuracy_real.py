@@ -48,8 +48,9 @@ def check_outputs(out: Path | None, raw: Path | None) -> None:
         if path is not None and path.is_dir():
             _refuse(f"{flag} {path} is a folder; give a file path")
     if out is not None and out.exists():
-        head = out.read_bytes()[: len(OUT_MARK)].decode("utf-8", errors="replace")
-        if head != OUT_MARK:
+        with out.open("rb") as f:  # only the head: the file may be anything, of any size
+            head = f.read(len(OUT_MARK.encode()))
+        if head != OUT_MARK.encode():
             _refuse(f"{out} exists and was not written by accuracy_real.py; give a new file for --out")
     if raw is not None and raw.exists():
         try:
